@@ -1,0 +1,155 @@
+"""Fixtures: a real Kafka broker for the whole session, and helpers to drive the kit.
+
+The broker is the one at KAFKA_BOOTSTRAP_SERVERS when that is set and reachable
+(a learner's compose stack, say). Otherwise the session starts its own
+ZooKeeper + Kafka 3.9.2 with tools/local_kafka.py, on free ports in a temporary
+directory, so a stack already running on 9092 is never touched.
+"""
+
+import os
+import shutil
+import socket
+import sys
+import time
+
+import pytest
+from support import create_topic, local_kafka, unique_name
+
+STACK_LOG_LINES = ("Kafka version", "started (kafka.server.KafkaServer)", "shut down completed",
+                   "binding to port", "Shutting down", "Snapshot loaded", "Server environment:zookeeper.version")
+
+
+def say(message):
+    """Progress the suite prints even when pytest captures output (shown in CI logs)."""
+    sys.__stderr__.write(f"[kafka-stack] {message}\n")
+    sys.__stderr__.flush()
+
+
+def reachable(bootstrap):
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        with socket.create_connection((host or "localhost", int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def external_broker():
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    return bootstrap if bootstrap and reachable(bootstrap) else None
+
+
+def pytest_sessionstart(session):
+    killed = local_kafka.kill_stray_processes()
+    if killed:
+        say(f"killed {len(killed)} java process(es) left behind by an earlier, interrupted test run: {killed}")
+    missing = []
+    if shutil.which("java") is None:
+        missing.append("Java 17+ (e.g. 'apt-get install openjdk-17-jre-headless' or 'brew install openjdk@17')")
+    if not local_kafka.jars_present() and shutil.which("mvn") is None:
+        missing.append("Maven (e.g. 'apt-get install maven' or 'brew install maven')")
+    if missing:
+        pytest.exit("The tests need a real Kafka broker. Either start one ('docker compose up -d', then "
+                    "export KAFKA_BOOTSTRAP_SERVERS=localhost:9092) or install " + " and ".join(missing)
+                    + " so the tests can start their own.", returncode=4)
+    try:
+        local_kafka.fetch_jars()
+    except local_kafka.StackError as error:
+        pytest.exit(f"cannot fetch the Kafka jars: {error}", returncode=4)
+
+
+def free_port_block(size):
+    """A base port with `size` consecutive free ports after it."""
+    for _ in range(50):
+        base = local_kafka.free_port()
+        if base + size < 65535 and all(local_kafka.port_is_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no block of free ports found")
+
+
+class StackFactory:
+    """Starts local stacks in temporary directories and stops them all at the end."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp_path_factory = tmp_path_factory
+        self.stacks = []
+
+    def start(self, brokers=1, **options):
+        port = free_port_block(brokers + 1)
+        zk_port = free_port_block(1)
+        if options.get("sasl_port") == "free":
+            options["sasl_port"] = free_port_block(1)
+        stack = local_kafka.LocalKafka(self.tmp_path_factory.mktemp("stack"), zk_port=zk_port, port=port,
+                                       brokers=brokers, owner_pid=os.getpid(), **options)
+        started = time.monotonic()
+        self.stacks.append(stack)
+        stack.start()
+        say(f"started ZooKeeper on localhost:{stack.zk_port} and {brokers} Kafka {local_kafka.KAFKA_VERSION} "
+            f"broker(s) at {stack.bootstrap} in {time.monotonic() - started:.1f}s ({stack.state_dir})")
+        for line in log_evidence(stack):
+            say(f"  log: {line}")
+        return stack
+
+    def stop_all(self):
+        for stack in self.stacks:
+            started = time.monotonic()
+            stack.stop()
+            say(f"stopped the stack at {stack.bootstrap} in {time.monotonic() - started:.1f}s")
+            for line in log_evidence(stack, stopping=True):
+                say(f"  log: {line}")
+            stack.stop(clean=True)
+
+
+def log_evidence(stack, stopping=False):
+    """The lines of the servers' own logs that show which versions started (or stopped)."""
+    wanted = ("shut down completed",) if stopping else ("Kafka version:", "started (kafka.server.KafkaServer)",
+                                                         "Server environment:zookeeper.version")
+    found = []
+    logs = [stack.zk_dir / "zookeeper.log"] + [stack.broker_dir(b) / "broker.log" for b in range(stack.brokers)]
+    for log in logs:
+        try:
+            for line in log.read_text(errors="replace").splitlines():
+                if any(w in line for w in wanted):
+                    found.append(f"{log.parent.name}: {line.strip()[:160]}")
+        except OSError:
+            pass
+    return found[-6:]
+
+
+@pytest.fixture(scope="session")
+def stack_factory(tmp_path_factory):
+    factory = StackFactory(tmp_path_factory)
+    yield factory
+    factory.stop_all()
+
+
+class Broker:
+    def __init__(self, bootstrap, stack=None):
+        self.bootstrap = bootstrap
+        self.stack = stack  # None when the broker is someone else's (the compose stack)
+
+
+@pytest.fixture(scope="session")
+def kafka(stack_factory):
+    """The broker every kit test talks to."""
+    bootstrap = external_broker()
+    if bootstrap:
+        say(f"using the running broker at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
+        return Broker(bootstrap)
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        say(f"KAFKA_BOOTSTRAP_SERVERS={os.environ['KAFKA_BOOTSTRAP_SERVERS']} is not reachable: "
+            f"starting a local stack instead")
+    stack = stack_factory.start()
+    return Broker(stack.bootstrap, stack)
+
+
+@pytest.fixture
+def bootstrap(kafka):
+    return kafka.bootstrap
+
+
+@pytest.fixture
+def topic(bootstrap, request):
+    """A fresh one-partition topic for this test alone."""
+    name = unique_name(request.node.name.split("[")[0][:40].replace("_", "-"))
+    return create_topic(bootstrap, name)

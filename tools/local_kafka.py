@@ -1,0 +1,629 @@
+#!/usr/bin/env python3
+"""Run a real Apache Kafka 3.9.2 broker and its ZooKeeper without Docker.
+
+The jars come from Maven Central (see tools/pom.xml); the servers run as
+plain `java` processes in the background, each with its own data dir, log file
+and pid file under the state directory (default: .local-kafka/ at the repo root).
+
+    python tools/local_kafka.py fetch            # download the jars (once)
+    python tools/local_kafka.py start            # ZooKeeper on 2181, Kafka on 9092
+    python tools/local_kafka.py status
+    python tools/local_kafka.py stop [--clean]   # --clean also deletes the data
+
+Only the Python standard library is used, so a learner needs nothing but Java
+17+ and Maven. The test suite imports this module to run its own stacks.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TOOLS_DIR = Path(__file__).resolve().parent
+REPO_DIR = TOOLS_DIR.parent
+POM = TOOLS_DIR / "pom.xml"
+KAFKA_VERSION = "3.9.2"
+JARS_DIR = TOOLS_DIR / ".kafka-jars" / KAFKA_VERSION
+DEFAULT_STATE_DIR = REPO_DIR / ".local-kafka"
+
+ZOOKEEPER_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+KAFKA_MAIN = "kafka.Kafka"
+
+# Explicit heaps: the stack must fit beside the tests on a 2-core machine.
+ZOOKEEPER_HEAP = ["-Xms64m", "-Xmx256m"]
+BROKER_HEAP = ["-Xms256m", "-Xmx768m"]
+
+# Every java process we start carries this marker, so a later run can find
+# (and clean up) processes that a killed test run left behind.
+MARKER_PROPERTY = "kafka.kit.stack"
+OWNER_PROPERTY = "kafka.kit.owner"
+
+START_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 30
+
+
+class StackError(Exception):
+    """A failure with a one-line message meant for the user."""
+
+
+# --------------------------------------------------------------------------
+# jars
+
+
+def jars_present(jars_dir=JARS_DIR):
+    return jars_dir.is_dir() and any(jars_dir.glob("kafka_2.13-*.jar"))
+
+
+def fetch_jars(quiet=False, pom=POM, jars_dir=JARS_DIR):
+    """Download the broker, ZooKeeper and tool jars with Maven (a no-op when cached)."""
+    if jars_present(jars_dir):
+        return jars_dir
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError(
+            "Maven ('mvn') is not installed; it downloads the Kafka jars. "
+            "Install Maven (e.g. 'apt-get install maven' or 'brew install maven'), or use Docker instead."
+        )
+    if not quiet:
+        print(f"Fetching Apache Kafka jars with Maven into {jars_dir} ...", flush=True)
+    result = subprocess.run(
+        [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if result.returncode != 0 or not jars_present(jars_dir):
+        tail = "\n".join(result.stdout.strip().splitlines()[-15:])
+        raise StackError(f"Maven could not fetch the Kafka jars (exit {result.returncode}):\n{tail}")
+    return jars_dir
+
+
+def java_command():
+    java = shutil.which("java")
+    if java is None:
+        raise StackError(
+            "Java ('java') is not installed; Kafka and ZooKeeper run on it. "
+            "Install Java 17 or newer (e.g. 'apt-get install openjdk-17-jre-headless'), or use Docker instead."
+        )
+    return java
+
+
+def classpath(jars_dir=JARS_DIR):
+    return str(jars_dir / "*")
+
+
+# --------------------------------------------------------------------------
+# ports and processes
+
+
+def port_is_open(port, host="127.0.0.1", timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_is_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port():
+    """A TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def who_listens_on(port):
+    """'pid 123 (java)' for the process listening on a TCP port, if we can tell."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "0A":  # 0A = LISTEN
+                inodes.add(fields[9])
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    name = (proc / "comm").read_text().strip()
+                    return f"pid {proc.name} ({name})"
+        except OSError:
+            continue
+    return None
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def process_cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def read_pid(pid_file):
+    try:
+        pid = int(Path(pid_file).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    # Only trust a pid that still belongs to one of our java processes.
+    marker = f"-D{MARKER_PROPERTY}=".encode()
+    if pid_alive(pid) and any(arg.startswith(marker) for arg in process_cmdline(pid)):
+        return pid
+    if pid_alive(pid) and not Path("/proc").is_dir():  # not Linux: trust the file
+        return pid
+    return None
+
+
+def stray_processes():
+    """Java processes started by a test run whose pytest process has died."""
+    found = []
+    if not Path("/proc").is_dir():
+        return found
+    owner_flag = f"-D{OWNER_PROPERTY}=".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        for arg in process_cmdline(int(proc.name)):
+            if arg.startswith(owner_flag):
+                owner = int(arg[len(owner_flag):] or 0)
+                if owner and not pid_alive(owner):
+                    found.append(int(proc.name))
+                break
+    return found
+
+
+def kill_stray_processes():
+    """Kill what an earlier, killed test run left behind. Returns their pids."""
+    pids = stray_processes()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
+def terminate(pid, timeout=STOP_TIMEOUT_S):
+    """SIGTERM, wait, then SIGKILL. Returns True if it exited gracefully."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return False
+
+
+def _die_with_parent():
+    """Runs in the child before exec: die when the starting process dies (Linux)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def log_tail(log_file, lines=20):
+    try:
+        text = Path(log_file).read_text(errors="replace")
+    except OSError:
+        return "(no log written)"
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------
+# configuration
+
+LOG4J_PROPERTIES = """\
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.org.apache.zookeeper=INFO
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.controller=INFO
+log4j.logger.kafka.log.LogCleaner=WARN
+"""
+
+
+def broker_properties(broker_id, port, zk_port, data_dir, brokers=1, auto_create=False, sasl_port=None,
+                      sasl_users=None):
+    """The broker's server.properties, mirroring docker-compose.yml's settings."""
+    replication = min(3, brokers)
+    listeners = [f"PLAINTEXT://localhost:{port}"]
+    protocol_map = ["PLAINTEXT:PLAINTEXT"]
+    if sasl_port:
+        listeners.append(f"SASL_PLAINTEXT://localhost:{sasl_port}")
+        protocol_map.append("SASL_PLAINTEXT:SASL_PLAINTEXT")
+    props = {
+        "broker.id": broker_id,
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(listeners),
+        "listener.security.protocol.map": ",".join(protocol_map),
+        "inter.broker.listener.name": "PLAINTEXT",
+        "zookeeper.connect": f"localhost:{zk_port}",
+        "zookeeper.connection.timeout.ms": 18000,
+        "log.dirs": str(data_dir),
+        "num.partitions": 1,
+        "auto.create.topics.enable": str(auto_create).lower(),
+        "offsets.topic.replication.factor": replication,
+        "transaction.state.log.replication.factor": replication,
+        "transaction.state.log.min.isr": min(2, replication),
+        "default.replication.factor": 1,
+        "min.insync.replicas": 1 if replication < 3 else 2,
+        "group.initial.rebalance.delay.ms": 0,
+        "controlled.shutdown.enable": "true",
+    }
+    if sasl_port:
+        users = sasl_users or {}
+        entries = " ".join(f'user_{name}="{password}"' for name, password in users.items())
+        props["sasl.enabled.mechanisms"] = "PLAIN"
+        props["listener.name.sasl_plaintext.sasl.enabled.mechanisms"] = "PLAIN"
+        props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] = (
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {entries};"
+        )
+    return props
+
+
+def write_properties(path, props):
+    lines = [f"{key}={value}" for key, value in props.items()]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------
+# the stack
+
+
+class LocalKafka:
+    """ZooKeeper plus one or more brokers, all in one state directory."""
+
+    def __init__(self, state_dir=DEFAULT_STATE_DIR, zk_port=2181, port=9092, brokers=1, auto_create=False,
+                 sasl_port=None, sasl_users=None, extra_properties=None, owner_pid=None, jars_dir=JARS_DIR):
+        self.state_dir = Path(state_dir).resolve()
+        self.zk_port = zk_port
+        self.port = port
+        self.brokers = brokers
+        self.auto_create = auto_create
+        self.sasl_port = sasl_port
+        self.sasl_users = sasl_users or {}
+        self.extra_properties = extra_properties or {}
+        self.owner_pid = owner_pid
+        self.jars_dir = jars_dir
+        self._load_saved_ports()
+
+    # -- where things live
+
+    @property
+    def zk_dir(self):
+        return self.state_dir / "zookeeper"
+
+    def broker_dir(self, broker_id):
+        return self.state_dir / f"broker-{broker_id}"
+
+    def broker_port(self, broker_id):
+        return self.port + broker_id
+
+    @property
+    def bootstrap(self):
+        return ",".join(f"localhost:{self.broker_port(b)}" for b in range(self.brokers))
+
+    @property
+    def settings_file(self):
+        return self.state_dir / "stack.json"
+
+    def _load_saved_ports(self):
+        """A running stack keeps the ports it was started with."""
+        try:
+            saved = json.loads(self.settings_file.read_text())
+        except (OSError, ValueError):
+            return
+        if self.zookeeper_pid() or any(self.broker_pid(b) for b in range(saved.get("brokers", 1))):
+            self.zk_port = saved["zk_port"]
+            self.port = saved["port"]
+            self.brokers = saved.get("brokers", 1)
+            self.sasl_port = saved.get("sasl_port")
+
+    def _save_ports(self):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.settings_file.write_text(json.dumps({
+            "zk_port": self.zk_port, "port": self.port, "brokers": self.brokers,
+            "sasl_port": self.sasl_port, "kafka_version": KAFKA_VERSION,
+        }))
+
+    # -- what runs
+
+    def zookeeper_pid(self):
+        return read_pid(self.zk_dir / "zookeeper.pid")
+
+    def broker_pid(self, broker_id=0):
+        return read_pid(self.broker_dir(broker_id) / "broker.pid")
+
+    def is_running(self):
+        return bool(self.zookeeper_pid()) or any(self.broker_pid(b) for b in range(self.brokers))
+
+    def status_lines(self):
+        lines = []
+        zk = self.zookeeper_pid()
+        lines.append(f"ZooKeeper  {'running' if zk else 'stopped':8} "
+                     f"localhost:{self.zk_port}  pid {zk or '-':<8} log {self.zk_dir / 'zookeeper.log'}")
+        for b in range(self.brokers):
+            pid = self.broker_pid(b)
+            lines.append(f"Kafka {b:<4} {'running' if pid else 'stopped':8} "
+                         f"localhost:{self.broker_port(b)}  pid {pid or '-':<8} "
+                         f"log {self.broker_dir(b) / 'broker.log'}")
+        return lines
+
+    # -- start
+
+    def _java(self, main_class, heap, config_file, log_file, pid_file, role):
+        java = java_command()
+        log4j = self.state_dir / "log4j.properties"
+        log4j.write_text(LOG4J_PROPERTIES)
+        command = [
+            java, *heap, "-server", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{log4j}",
+            "-Dzookeeper.admin.enableServer=false",
+            f"-D{MARKER_PROPERTY}={self.state_dir}:{role}",
+        ]
+        if self.owner_pid:
+            command.append(f"-D{OWNER_PROPERTY}={self.owner_pid}")
+        command += ["-cp", classpath(self.jars_dir), main_class, str(config_file)]
+        with open(log_file, "ab") as log:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.state_dir,
+                start_new_session=True, preexec_fn=_die_with_parent if self.owner_pid else None,
+            )
+        Path(pid_file).write_text(f"{process.pid}\n")
+        return process
+
+    def _check_ports_free(self):
+        wanted = [("ZooKeeper", self.zk_port)]
+        wanted += [(f"Kafka broker {b}", self.broker_port(b)) for b in range(self.brokers)]
+        if self.sasl_port:
+            wanted.append(("the SASL listener", self.sasl_port))
+        for role, port in wanted:
+            if not port_is_free(port):
+                holder = who_listens_on(port)
+                by = f" by {holder}" if holder else ""
+                raise StackError(
+                    f"Port {port} (for {role}) is already taken{by}. Stop that, or choose other ports "
+                    f"(--port / --zk-port)."
+                )
+
+    def start_zookeeper(self):
+        self.zk_dir.mkdir(parents=True, exist_ok=True)
+        (self.zk_dir / "data").mkdir(exist_ok=True)
+        config = self.zk_dir / "zookeeper.properties"
+        write_properties(config, {
+            "dataDir": self.zk_dir / "data",
+            "clientPort": self.zk_port,
+            "clientPortAddress": "127.0.0.1",
+            "maxClientCnxns": 0,
+            "admin.enableServer": "false",  # else it takes port 8080
+            "4lw.commands.whitelist": "ruok,srvr",
+            "tickTime": 2000,
+        })
+        log_file = self.zk_dir / "zookeeper.log"
+        process = self._java(ZOOKEEPER_MAIN, ZOOKEEPER_HEAP, config, log_file, self.zk_dir / "zookeeper.pid",
+                             "zookeeper")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StackError(f"ZooKeeper exited during start (exit {process.returncode}). "
+                                 f"Last lines of {log_file}:\n{log_tail(log_file)}")
+            if self._zookeeper_answers():
+                return
+            time.sleep(0.2)
+        raise StackError(f"ZooKeeper did not answer on port {self.zk_port} within {START_TIMEOUT_S}s. "
+                         f"See {log_file}:\n{log_tail(log_file)}")
+
+    def _zookeeper_answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.zk_port), timeout=1) as sock:
+                sock.sendall(b"ruok")
+                return sock.recv(4) == b"imok"
+        except OSError:
+            return False
+
+    def start_broker(self, broker_id=0):
+        directory = self.broker_dir(broker_id)
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        props = broker_properties(broker_id, self.broker_port(broker_id), self.zk_port, directory / "data",
+                                  brokers=self.brokers, auto_create=self.auto_create,
+                                  sasl_port=self.sasl_port if broker_id == 0 else None,
+                                  sasl_users=self.sasl_users)
+        props.update(self._expand(self.extra_properties, broker_id))
+        config = directory / "server.properties"
+        write_properties(config, props)
+        log_file = directory / "broker.log"
+        process = self._java(KAFKA_MAIN, BROKER_HEAP, config, log_file, directory / "broker.pid",
+                             f"broker-{broker_id}")
+        return process, log_file
+
+    def _expand(self, extra, broker_id):
+        """Extra properties may use {port}, {zk_port} and {broker_id} placeholders."""
+        values = {"port": self.broker_port(broker_id), "zk_port": self.zk_port, "broker_id": broker_id,
+                  "sasl_port": self.sasl_port}
+        return {key: str(value).format(**values) for key, value in extra.items()}
+
+    def wait_for_broker(self, process, log_file, broker_id=0, timeout=START_TIMEOUT_S):
+        port = self.broker_port(broker_id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StackError(f"Kafka broker {broker_id} exited during start (exit {process.returncode}). "
+                                 f"Last lines of {log_file}:\n{log_tail(log_file)}")
+            # The broker opens its port only at the very end of its start-up.
+            if port_is_open(port):
+                return
+            time.sleep(0.2)
+        raise StackError(f"Kafka broker {broker_id} did not open port {port} within {timeout}s. "
+                         f"See {log_file}:\n{log_tail(log_file)}")
+
+    def start(self):
+        """Start whatever is not running yet. Returns False if all of it already ran."""
+        zk_running = self.zookeeper_pid() is not None
+        brokers_down = [b for b in range(self.brokers) if self.broker_pid(b) is None]
+        if zk_running and not brokers_down:
+            return False
+        if not zk_running:
+            fetch_jars(jars_dir=self.jars_dir)
+            java_command()
+            self._check_ports_free()
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._save_ports()
+            self.start_zookeeper()
+        started = [(b, *self.start_broker(b)) for b in brokers_down]
+        for broker_id, process, log_file in started:
+            self.wait_for_broker(process, log_file, broker_id)
+        return True
+
+    def restart_broker(self, broker_id=0, down_seconds=0.0):
+        """Stop one broker gracefully, optionally stay down a while, start it again."""
+        self.stop_broker(broker_id)
+        time.sleep(down_seconds)
+        process, log_file = self.start_broker(broker_id)
+        self.wait_for_broker(process, log_file, broker_id)
+
+    # -- stop
+
+    def stop_broker(self, broker_id=0, kill=False):
+        pid = self.broker_pid(broker_id)
+        if pid is None:
+            return
+        if kill:
+            os.kill(pid, signal.SIGKILL)
+            while pid_alive(pid):
+                time.sleep(0.05)
+        else:
+            terminate(pid)
+        (self.broker_dir(broker_id) / "broker.pid").unlink(missing_ok=True)
+
+    def stop(self, clean=False):
+        """Brokers first (they need ZooKeeper to shut down cleanly), then ZooKeeper."""
+        for b in range(self.brokers):
+            self.stop_broker(b)
+        zk = self.zookeeper_pid()
+        if zk:
+            terminate(zk)
+        (self.zk_dir / "zookeeper.pid").unlink(missing_ok=True)
+        if clean:
+            # ZooKeeper holds the topic metadata and the brokers hold the data: wipe both or neither.
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# command line
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Run a real Apache Kafka + ZooKeeper without Docker.")
+    parser.add_argument("--dir", default=os.environ.get("LOCAL_KAFKA_DIR", str(DEFAULT_STATE_DIR)),
+                        help="state directory for data, logs and pid files (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="download the Kafka jars with Maven")
+    start = sub.add_parser("start", help="start ZooKeeper and Kafka in the background")
+    start.add_argument("--port", type=int, default=9092, help="first broker's port (default: %(default)s)")
+    start.add_argument("--zk-port", type=int, default=2181, help="ZooKeeper's port (default: %(default)s)")
+    start.add_argument("--brokers", type=int, default=1, choices=[1, 2, 3],
+                       help="number of brokers, on consecutive ports (default: %(default)s)")
+    start.add_argument("--sasl-port", type=int,
+                       help="also open a SASL_PLAINTEXT listener (SASL/PLAIN) on this port")
+    start.add_argument("--sasl-user", action="append", default=[], metavar="NAME:PASSWORD",
+                       help="a SASL/PLAIN user for that listener (repeatable)")
+    stop = sub.add_parser("stop", help="stop gracefully; data is kept")
+    stop.add_argument("--clean", action="store_true", help="also delete all data and logs")
+    sub.add_parser("status", help="say what runs where")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        if args.command == "fetch":
+            print(f"Kafka {KAFKA_VERSION} jars in {fetch_jars()}")
+            return 0
+        if args.command == "status":
+            stack = LocalKafka(args.dir)
+            print("\n".join(stack.status_lines()))
+            return 0 if stack.is_running() else 3
+        if args.command == "stop":
+            stack = LocalKafka(args.dir)
+            running = stack.is_running()
+            stack.stop(clean=args.clean)
+            what = "Stopped" if running else "Nothing was running"
+            print(f"{what}. Data {'deleted' if args.clean else 'kept'} in {stack.state_dir}")
+            return 0
+        users = {}
+        for entry in args.sasl_user:
+            name, sep, password = entry.partition(":")
+            if not sep or not name:
+                print(f"error: --sasl-user needs NAME:PASSWORD, got {name!r}", file=sys.stderr)
+                return 2
+            users[name] = password
+        stack = LocalKafka(args.dir, zk_port=args.zk_port, port=args.port, brokers=args.brokers,
+                           sasl_port=args.sasl_port, sasl_users=users)
+        if not stack.start():
+            print(f"Already running: Kafka at {stack.bootstrap} (nothing to do).")
+            return 0
+        print("\n".join(stack.status_lines()))
+        print(f"Kafka {KAFKA_VERSION} is ready at {stack.bootstrap}")
+        return 0
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
