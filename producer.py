@@ -5,6 +5,7 @@
     python producer.py --data '{"name": "Ana", "profession": "Data Engineer"}'
     python producer.py --file users.jsonl                 # one JSON object per line
     python producer.py --count 100000                     # generated users, bulk mode
+    python producer.py --count 10 --transactional         # all 10 or none (add --abort to see none)
 
 Every record is checked before the first one is sent, and the script exits 0
 only once the broker has acknowledged every record.
@@ -54,7 +55,13 @@ def parse_args(argv):
     parser.add_argument("--delivery-timeout", type=kafka_settings.positive_int, default=30, metavar="SECONDS",
                         help="give up on a record the broker has not acknowledged after this long "
                              "(default %(default)s)")
+    parser.add_argument("--transactional", action="store_true",
+                        help="send the records in one transaction: read_committed consumers see all or none")
+    parser.add_argument("--abort", action="store_true",
+                        help="with --transactional: abort the transaction on purpose instead of committing it")
     args = parser.parse_args(argv)
+    if args.abort and not args.transactional:
+        parser.error("--abort only makes sense with --transactional")
     if args.delivery_timeout * 1000 <= PRODUCER_CONFIG["request_timeout_ms"] + PRODUCER_CONFIG["linger_ms"]:
         parser.error("--delivery-timeout must be more than 10 seconds (one request may take 10 s)")
     if (args.name or args.profession) and (args.data or args.file or args.count):
@@ -218,7 +225,7 @@ def report(args, deliveries, futures, total, seconds, interrupted):
         print(f"error: {lost} of {total} records were NOT acknowledged by the broker ({reason})", file=sys.stderr)
         return 1
     noun = "record" if total == 1 else "records"
-    print(f"Done: {deliveries.acknowledged} {noun} acknowledged by the broker (acks=all) on topic '{args.topic}'.")
+    print(f"Done: {deliveries.acknowledged:,} {noun} acknowledged by the broker (acks=all) on topic '{args.topic}'.")
     return 0
 
 
@@ -228,12 +235,23 @@ def produce(producer, args, records):
     deliveries = Deliveries()
     futures = []
     interrupted = False
+    outcome = None
     started = time.monotonic()
     try:
+        if args.transactional:
+            producer.init_transactions()  # also aborts an unfinished transaction left by an earlier run
+            producer.begin_transaction()
         futures = send_all(producer, args.topic, records, deliveries, print_each,
                            lambda: print_progress(deliveries, total))
         # send() only queues records in memory; flush() waits for the broker's acknowledgements.
         producer.flush()
+        if args.transactional and (args.abort or deliveries.failed):
+            # The records stay in the log, but read_committed consumers skip them.
+            producer.abort_transaction()
+            outcome = "aborted"
+        elif args.transactional:
+            producer.commit_transaction()  # from now on read_committed consumers see the whole batch
+            outcome = "committed"
     except KeyboardInterrupt:
         interrupted = True
         try:
@@ -244,7 +262,13 @@ def produce(producer, args, records):
         # send() blocks at most max_block_ms when the buffer is full and the broker is gone.
         deliveries.first_error = deliveries.first_error or error
     seconds = time.monotonic() - started
-    return report(args, deliveries, futures, total, seconds, interrupted)
+    status = report(args, deliveries, futures, total, seconds, interrupted)
+    if outcome == "committed":
+        print(f"Transaction committed: read_committed consumers now see all {deliveries.acknowledged} records.")
+    elif outcome == "aborted":
+        print(f"Transaction aborted{' on purpose (--abort)' if args.abort else ''}: the records are in the log, "
+              f"but read_committed consumers never see them.")
+    return status
 
 
 def main(argv=None):
@@ -256,6 +280,9 @@ def main(argv=None):
         records = records_to_send(args)
         config = {**kafka_settings.connection_settings(args, "kit-producer"), **PRODUCER_CONFIG,
                   "delivery_timeout_ms": args.delivery_timeout * 1000}
+        if args.transactional:
+            # One fixed id per topic: a new run with the same id fences off (aborts) an older, unfinished one.
+            config["transactional_id"] = f"kit-producer-{args.topic}"
     except kafka_settings.UsageError as error:
         print(f"error: {error}; nothing was sent", file=sys.stderr)
         return 2
