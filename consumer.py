@@ -222,6 +222,7 @@ def main(argv=None):
     kafka_settings.configure_logging(args.verbose)
     # `docker stop` and `kill` send SIGTERM: stop as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background with `&`
     try:
         config = {**kafka_settings.connection_settings(args, "kit-consumer"), **CONSUMER_CONFIG,
                   "group_id": args.group,

@@ -147,4 +147,5 @@ def describe_failure(error, args):
 def summary_line(verb, count, size_bytes, seconds):
     """'Sent 1,000 records (0.1 MB) in 0.20 s: 5,000 records/s', the same for producer and consumer."""
     rate = count / seconds if seconds > 0 else 0.0
-    return f"{verb} {count:,} records ({size_bytes / 1e6:.1f} MB) in {seconds:.2f} s: {rate:,.0f} records/s"
+    noun = "record" if count == 1 else "records"
+    return f"{verb} {count:,} {noun} ({size_bytes / 1e6:.1f} MB) in {seconds:.2f} s: {rate:,.0f} records/s"

@@ -264,7 +264,8 @@ def produce(producer, args, records):
     seconds = time.monotonic() - started
     status = report(args, deliveries, futures, total, seconds, interrupted)
     if outcome == "committed":
-        print(f"Transaction committed: read_committed consumers now see all {deliveries.acknowledged} records.")
+        print(f"Transaction committed: read_committed consumers now see the whole batch "
+              f"({deliveries.acknowledged} record(s)).")
     elif outcome == "aborted":
         print(f"Transaction aborted{' on purpose (--abort)' if args.abort else ''}: the records are in the log, "
               f"but read_committed consumers never see them.")
@@ -276,6 +277,7 @@ def main(argv=None):
     kafka_settings.configure_logging(args.verbose)
     # `docker stop` and `kill` send SIGTERM: treat it like Ctrl-C, so nothing is silently dropped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background with `&`
     try:
         records = records_to_send(args)
         config = {**kafka_settings.connection_settings(args, "kit-producer"), **PRODUCER_CONFIG,

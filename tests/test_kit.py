@@ -235,7 +235,7 @@ def test_consumer_shows_a_record_sent_before_it_started(bootstrap, topic):
         f"Reached --max-messages 1. Offsets committed for group '{group}': "
         f"run again with --group {group} to continue from here.",
     ]
-    assert re.fullmatch(r"Received 1 records \(0\.0 MB\) in \d+\.\d\d s: [\d,]+ records/s", result.lines[4])
+    assert re.fullmatch(r"Received 1 record \(0\.0 MB\) in \d+\.\d\d s: [\d,]+ records/s", result.lines[4])
 
 
 def test_consumer_ctrl_c_commits_and_a_rerun_continues_where_it_stopped(bootstrap, topic, tmp_path):

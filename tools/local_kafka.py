@@ -250,6 +250,14 @@ def _die_with_parent():
         pass
 
 
+def shown_path(path):
+    """A path relative to the current directory when it is below it: shorter to read."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
 def log_tail(log_file, lines=20):
     try:
         text = Path(log_file).read_text(errors="replace")
@@ -326,7 +334,8 @@ class LocalKafka:
     """ZooKeeper plus one or more brokers, all in one state directory."""
 
     def __init__(self, state_dir=DEFAULT_STATE_DIR, zk_port=2181, port=9092, brokers=1, auto_create=False,
-                 sasl_port=None, sasl_users=None, extra_properties=None, owner_pid=None, jars_dir=JARS_DIR):
+                 sasl_port=None, sasl_users=None, extra_properties=None, owner_pid=None, jars_dir=JARS_DIR,
+                 broker_properties=None):
         self.state_dir = Path(state_dir).resolve()
         self.zk_port = zk_port
         self.port = port
@@ -335,6 +344,8 @@ class LocalKafka:
         self.sasl_port = sasl_port
         self.sasl_users = sasl_users or {}
         self.extra_properties = extra_properties or {}
+        # {broker_id: {key: value}}: settings for one broker only, applied after extra_properties.
+        self.per_broker_properties = broker_properties or {}
         self.owner_pid = owner_pid
         self.jars_dir = jars_dir
         self._load_saved_ports()
@@ -393,12 +404,12 @@ class LocalKafka:
         lines = []
         zk = self.zookeeper_pid()
         lines.append(f"ZooKeeper  {'running' if zk else 'stopped':8} "
-                     f"localhost:{self.zk_port}  pid {zk or '-':<8} log {self.zk_dir / 'zookeeper.log'}")
+                     f"localhost:{self.zk_port}  pid {zk or '-':<8} log {shown_path(self.zk_dir / 'zookeeper.log')}")
         for b in range(self.brokers):
             pid = self.broker_pid(b)
             lines.append(f"Kafka {b:<4} {'running' if pid else 'stopped':8} "
                          f"localhost:{self.broker_port(b)}  pid {pid or '-':<8} "
-                         f"log {self.broker_dir(b) / 'broker.log'}")
+                         f"log {shown_path(self.broker_dir(b) / 'broker.log')}")
         return lines
 
     # -- start
@@ -481,6 +492,7 @@ class LocalKafka:
                                   sasl_port=self.sasl_port if broker_id == 0 else None,
                                   sasl_users=self.sasl_users)
         props.update(self._expand(self.extra_properties, broker_id))
+        props.update(self._expand(self.per_broker_properties.get(broker_id, {}), broker_id))
         config = directory / "server.properties"
         write_properties(config, props)
         log_file = directory / "broker.log"
@@ -571,8 +583,10 @@ def parse_args(argv):
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="download the Kafka jars with Maven")
     start = sub.add_parser("start", help="start ZooKeeper and Kafka in the background")
-    start.add_argument("--port", type=int, default=9092, help="first broker's port (default: %(default)s)")
-    start.add_argument("--zk-port", type=int, default=2181, help="ZooKeeper's port (default: %(default)s)")
+    start.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)),
+                       help="first broker's port (env LOCAL_KAFKA_PORT, default: %(default)s)")
+    start.add_argument("--zk-port", type=int, default=int(os.environ.get("LOCAL_KAFKA_ZK_PORT", 2181)),
+                       help="ZooKeeper's port (env LOCAL_KAFKA_ZK_PORT, default: %(default)s)")
     start.add_argument("--brokers", type=int, default=1, choices=[1, 2, 3],
                        help="number of brokers, on consecutive ports (default: %(default)s)")
     start.add_argument("--sasl-port", type=int,
@@ -600,7 +614,7 @@ def main(argv=None):
             running = stack.is_running()
             stack.stop(clean=args.clean)
             what = "Stopped" if running else "Nothing was running"
-            print(f"{what}. Data {'deleted' if args.clean else 'kept'} in {stack.state_dir}")
+            print(f"{what}. Data {'deleted' if args.clean else 'kept'} in {shown_path(stack.state_dir)}")
             return 0
         users = {}
         for entry in args.sasl_user:
