@@ -31,6 +31,8 @@ CONSUMER_CONFIG = {
 }
 
 POLL_TIMEOUT_MS = 500
+# With --quiet nothing is printed per record, so take bigger batches: each batch costs one commit round trip.
+QUIET_MAX_POLL_RECORDS = 10_000
 PROGRESS_EVERY_SECONDS = 0.5
 RAW_PREVIEW_BYTES = 80
 
@@ -104,31 +106,40 @@ class Progress:
 
 
 class ShowAssignments(ConsumerRebalanceListener):
-    """Says which partitions this consumer got. Runs inside poll(), so it must not block."""
+    """Notes which partitions this consumer got. kafka-python calls it from its network thread,
+    so it must not block; the main loop prints its news between polls."""
 
     def __init__(self, consumer, args):
         self.consumer = consumer
         self.args = args
         self.replayed = set()
         self.stopping = False
+        self.news = []
 
     def on_partitions_revoked(self, revoked):
         if revoked and not self.stopping:
-            print(f"Group '{self.args.group}': rebalancing, partitions {sorted(tp.partition for tp in revoked)} "
-                  f"revoked", flush=True)
+            self.news.append(f"Group '{self.args.group}': rebalancing, partitions "
+                             f"{sorted(tp.partition for tp in revoked)} revoked")
 
     def on_partitions_assigned(self, assigned):
         partitions = sorted(assigned, key=lambda tp: tp.partition)
         if not partitions:
-            print(f"Group '{self.args.group}': no partition assigned to this consumer (the group has more "
-                  f"members than the topic has partitions); it waits as a standby", flush=True)
+            self.news.append(f"Group '{self.args.group}': no partition assigned to this consumer (the group has "
+                             f"more members than the topic has partitions); it waits as a standby")
             return
-        print(f"Group '{self.args.group}': assigned partitions {[tp.partition for tp in partitions]} "
-              f"of topic '{self.args.topic}'", flush=True)
+        self.news.append(f"Group '{self.args.group}': assigned partitions {[tp.partition for tp in partitions]} "
+                         f"of topic '{self.args.topic}'")
         replay = [tp for tp in partitions if tp not in self.replayed]
         if self.args.from_beginning and replay:
             self.consumer.seek_to_beginning(*replay)
             self.replayed.update(replay)
+
+    def print_news(self):
+        """Print what happened to our partitions; True if anything did."""
+        had_news = bool(self.news)
+        while self.news:
+            print(self.news.pop(0), flush=True)
+        return had_news
 
 
 def print_committed_offsets(consumer, args):
@@ -172,16 +183,19 @@ def consume(consumer, args):
     stop_reason = None
     try:
         while stop_reason is None:
-            remaining = None
+            limit = QUIET_MAX_POLL_RECORDS if args.quiet else None  # None: max_poll_records above
             if args.max_messages:
-                remaining = args.max_messages - progress.received
+                limit = min(limit or args.max_messages, args.max_messages - progress.received)
             # The first poll joins the group and gets partitions assigned, which takes a moment.
-            batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=remaining)
+            batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=limit)
+            if assignments.print_news():
+                last_record_at = time.monotonic()  # --timeout counts from when we have partitions to read
             for tp, records in batch.items():
                 for record in records:
                     show(record, progress, args.quiet)
                     done[tp] = record.offset + 1
             if batch:
+                sys.stdout.flush()  # once per batch, not per record; then mark the batch as read
                 commit()
                 last_record_at = time.monotonic()
             if args.quiet and time.monotonic() >= progress.next_progress:
@@ -192,7 +206,8 @@ def consume(consumer, args):
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C."
-    assignments.stopping = True
+    finally:
+        assignments.stopping = True  # close() revokes our partitions; no need to announce that
     commit()
     if args.quiet and sys.stdout.isatty():
         print()
@@ -211,10 +226,10 @@ def show(record, progress, quiet):
     if problem:
         progress.bad += 1
         print(f"Warning: partition {record.partition} offset {record.offset}: {problem}, "
-              f"shown raw: {raw_preview(record.value)}", flush=True)
+              f"shown raw: {raw_preview(record.value)}")
     elif not quiet:
         print(f"Data Received  partition {record.partition:<3} offset {record.offset:<8} "
-              f"key {key_text(record.key):<14} {json.dumps(data, ensure_ascii=False)}", flush=True)
+              f"key {key_text(record.key):<14} {json.dumps(data, ensure_ascii=False)}")
 
 
 def main(argv=None):
@@ -251,3 +266,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("Stopped by Ctrl-C before joining the group.", file=sys.stderr)
         sys.exit(0)
+    except BrokenPipeError:  # the output was piped into a command that stopped reading, e.g. `| head`
+        kafka_settings.silence_stdout()
+        sys.exit(1)

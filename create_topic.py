@@ -109,3 +109,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # the output was piped into a command that stopped reading, e.g. `| head`
+        kafka_settings.silence_stdout()
+        sys.exit(1)

@@ -7,6 +7,7 @@ a command-line flag, an environment variable, or the default below.
 import argparse
 import logging
 import os
+import sys
 
 DEFAULT_BOOTSTRAP_SERVERS = "localhost:9092"
 DEFAULT_TOPIC = "Users"
@@ -142,6 +143,12 @@ def describe_failure(error, args):
     if getattr(error, "errno", None) is not None:  # an error code sent by the broker
         return f"the broker answered {error.message}: {error.description}"
     return text
+
+
+def silence_stdout():
+    """After a broken pipe: send what Python still flushes at exit nowhere, instead of a second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def summary_line(verb, count, size_bytes, seconds):

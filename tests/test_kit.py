@@ -3,11 +3,14 @@
 import json
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 from kafka import KafkaAdminClient
 from support import (
+    REPO,
     consume_all,
     create_topic,
     end_offsets,
@@ -322,3 +325,22 @@ def test_bad_numbers_are_usage_errors(script, args):
     result = run_script(script, *args, bootstrap=NOTHING_LISTENS)
     assert result.returncode == 2
     assert len(result.err_lines) == 1 and result.err_lines[0].startswith(f"{script}: error: argument ")
+
+
+@pytest.mark.parametrize("script, args", [
+    ("consumer.py", ["--max-messages", "100", "--timeout", "5"]),
+    ("producer.py", []),
+])
+def test_output_piped_into_head_ends_without_a_traceback(bootstrap, tmp_path, script, args):
+    topic = create_topic(bootstrap, unique_name("pipe"))
+    users = tmp_path / "users.jsonl"
+    users.write_text("".join(json.dumps({"name": f"u{i}", "bio": "x" * 900}) + "\n" for i in range(100)))
+    assert run_script("producer.py", "--topic", topic, "--file", users, bootstrap=bootstrap).returncode == 0
+    if script == "producer.py":
+        args = ["--file", str(users)]
+    command = f"{sys.executable} {REPO / script} --topic {topic} {' '.join(args)} | head -n 2"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=60,
+                            env=script_env(bootstrap))
+    assert len(result.stdout.splitlines()) == 2
+    assert result.stderr.strip() == "", result.stderr
+    assert result.returncode == 1
