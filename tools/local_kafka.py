@@ -7,6 +7,7 @@ and pid file under the state directory (default: .local-kafka/ at the repo root)
 
     python tools/local_kafka.py fetch            # download the jars (once)
     python tools/local_kafka.py start            # ZooKeeper on 2181, Kafka on 9092
+    python tools/local_kafka.py start --kraft    # or: Kafka 4.x on 9092 in KRaft mode, no ZooKeeper
     python tools/local_kafka.py status
     python tools/local_kafka.py stop [--clean]   # --clean also deletes the data
 
@@ -239,15 +240,23 @@ def terminate(pid, timeout=STOP_TIMEOUT_S):
     return False
 
 
-def _die_with_parent():
-    """Runs in the child before exec: die when the starting process dies (Linux)."""
+def _load_prctl():
+    """libc's prctl, looked up now: after fork() in a threaded parent, only simple calls are safe."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent():
+    """Runs in the child before exec: die when the starting process dies (Linux)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def shown_path(path):
@@ -333,6 +342,9 @@ def write_properties(path, props):
 class LocalKafka:
     """ZooKeeper plus one or more brokers, all in one state directory."""
 
+    mode = "zookeeper"
+    version = KAFKA_VERSION
+
     def __init__(self, state_dir=DEFAULT_STATE_DIR, zk_port=2181, port=9092, brokers=1, auto_create=False,
                  sasl_port=None, sasl_users=None, extra_properties=None, owner_pid=None, jars_dir=JARS_DIR,
                  broker_properties=None):
@@ -414,13 +426,16 @@ class LocalKafka:
 
     # -- start
 
-    def _java(self, main_class, heap, config_file, log_file, pid_file, role):
-        java = java_command()
+    def _logging_options(self):
         log4j = self.state_dir / "log4j.properties"
         log4j.write_text(LOG4J_PROPERTIES)
+        return [f"-Dlog4j.configuration=file:{log4j}"]
+
+    def _java(self, main_class, heap, config_file, log_file, pid_file, role):
+        java = java_command()
         command = [
             java, *heap, "-server", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j.configuration=file:{log4j}",
+            *self._logging_options(),
             "-Dzookeeper.admin.enableServer=false",
             f"-D{MARKER_PROPERTY}={self.state_dir}:{role}",
         ]
@@ -573,6 +588,190 @@ class LocalKafka:
 
 
 # --------------------------------------------------------------------------
+# KRaft: Kafka 4.x, which runs without ZooKeeper
+
+KRAFT_VERSION = "4.1.0"  # keep equal to tools/pom-kraft.xml and docker-compose.kraft.yml's image tag
+KRAFT_POM = TOOLS_DIR / "pom-kraft.xml"
+KRAFT_JARS_DIR = TOOLS_DIR / ".kafka-jars" / KRAFT_VERSION
+STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
+
+# Kafka 4 logs through Log4j 2, which reads its own configuration format.
+LOG4J2_PROPERTIES = """\
+status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+logger.cleaner.name = kafka.log.LogCleaner
+logger.cleaner.level = WARN
+"""
+
+
+def kraft_properties(node_id, port, controller_port, data_dir, auto_create=False, sasl_port=None,
+                     sasl_users=None):
+    """One node that is broker and controller at once (KRaft combined mode), settings as in the ZooKeeper stack."""
+    props = broker_properties(node_id, port, 0, data_dir, brokers=1, auto_create=auto_create, sasl_port=sasl_port,
+                              sasl_users=sasl_users)
+    for zookeeper_only in ("broker.id", "zookeeper.connect", "zookeeper.connection.timeout.ms"):
+        props.pop(zookeeper_only)
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": node_id,
+        # The controllers keep the cluster's metadata (topics, leaders), as ZooKeeper used to.
+        "controller.quorum.voters": f"{node_id}@localhost:{controller_port}",
+        "controller.listener.names": "CONTROLLER",
+        **props,
+    }
+    props["listeners"] += f",CONTROLLER://localhost:{controller_port}"
+    props["listener.security.protocol.map"] += ",CONTROLLER:PLAINTEXT"
+    # Share groups (Kafka 4's queues) keep state in an internal topic that wants 3 copies by default.
+    props["share.coordinator.state.topic.replication.factor"] = 1
+    props["share.coordinator.state.topic.min.isr"] = 1
+    return props
+
+
+class LocalKafkaKRaft(LocalKafka):
+    """One Kafka 4.x node in KRaft mode: broker and controller in one process, no ZooKeeper.
+
+    Its storage is formatted once with Kafka's storage tool (a cluster id written into the
+    data dir) before the first start, as `kafka-storage.sh format` does.
+    """
+
+    mode = "kraft"
+    version = KRAFT_VERSION
+
+    def __init__(self, state_dir=DEFAULT_STATE_DIR, port=9092, controller_port=None, cluster_id=None,
+                 jars_dir=KRAFT_JARS_DIR, **options):
+        options.pop("zk_port", None)  # accepted for the same call signature; KRaft has no ZooKeeper
+        if options.get("brokers", 1) != 1:
+            raise StackError("the KRaft stack runs a single node (broker and controller); use --brokers 1")
+        self.controller_port = controller_port or port + 1
+        self.cluster_id = cluster_id
+        super().__init__(state_dir, zk_port=0, port=port, jars_dir=jars_dir, **options)
+
+    def broker_dir(self, broker_id):
+        return self.state_dir / f"kraft-{broker_id}"
+
+    def zookeeper_pid(self):
+        return None
+
+    def _load_saved_ports(self):
+        try:
+            saved = json.loads(self.settings_file.read_text())
+        except (OSError, ValueError):
+            return
+        if saved.get("mode") == "kraft" and self.broker_pid(0):
+            self.port = saved["port"]
+            self.controller_port = saved["controller_port"]
+            self.sasl_port = saved.get("sasl_port")
+
+    def _save_ports(self):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.settings_file.write_text(json.dumps({
+            "mode": "kraft", "port": self.port, "controller_port": self.controller_port, "brokers": 1,
+            "sasl_port": self.sasl_port, "kafka_version": KRAFT_VERSION,
+        }))
+
+    def status_lines(self):
+        pid = self.broker_pid(0)
+        return [
+            f"Kafka 0    {'running' if pid else 'stopped':8} localhost:{self.port}  pid {pid or '-':<8} "
+            f"log {shown_path(self.broker_dir(0) / 'broker.log')}",
+            f"           KRaft mode: its controller listens on localhost:{self.controller_port}, no ZooKeeper",
+        ]
+
+    def _logging_options(self):
+        log4j2 = self.state_dir / "log4j2.properties"
+        log4j2.write_text(LOG4J2_PROPERTIES)
+        return [f"-Dlog4j2.configurationFile=file:{log4j2}"]
+
+    def _check_ports_free(self):
+        wanted = [("Kafka", self.port), ("the KRaft controller", self.controller_port)]
+        if self.sasl_port:
+            wanted.append(("the SASL listener", self.sasl_port))
+        for role, port in wanted:
+            if not port_is_free(port):
+                holder = who_listens_on(port)
+                by = f" by {holder}" if holder else ""
+                raise StackError(f"Port {port} (for {role}) is already taken{by}. Stop that, or choose another "
+                                 f"--port (the controller uses the next one).")
+
+    def _expand(self, extra, broker_id):
+        values = {"port": self.port, "controller_port": self.controller_port, "broker_id": broker_id,
+                  "zk_port": 0, "sasl_port": self.sasl_port}
+        return {key: str(value).format(**values) for key, value in extra.items()}
+
+    def _storage_tool(self, *args):
+        command = [java_command(), "-Xmx256m", *self._logging_options(), "-cp", classpath(self.jars_dir),
+                   STORAGE_TOOL_MAIN, *args]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.state_dir)
+        if result.returncode != 0:
+            raise StackError(f"Kafka's storage tool failed ({' '.join(args[:1])}, exit {result.returncode}): "
+                             f"{(result.stderr or result.stdout).strip()[-600:]}")
+        return result.stdout.strip()
+
+    def start_broker(self, broker_id=0):
+        directory = self.broker_dir(broker_id)
+        data = directory / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        props = kraft_properties(broker_id, self.port, self.controller_port, data, auto_create=self.auto_create,
+                                 sasl_port=self.sasl_port, sasl_users=self.sasl_users)
+        props.update(self._expand(self.extra_properties, broker_id))
+        props.update(self._expand(self.per_broker_properties.get(broker_id, {}), broker_id))
+        config = directory / "server.properties"
+        write_properties(config, props)
+        log_file = directory / "broker.log"
+        if not (data / "meta.properties").exists():
+            # A KRaft log dir must be formatted with the cluster's id before the first start.
+            cluster_id = self.cluster_id or self._storage_tool("random-uuid").splitlines()[-1]
+            output = self._storage_tool("format", "--cluster-id", cluster_id, "--config", str(config))
+            with open(log_file, "a") as log:
+                log.write(output + "\n")
+        process = self._java(KAFKA_MAIN, BROKER_HEAP, config, log_file, directory / "broker.pid",
+                             f"kraft-{broker_id}")
+        return process, log_file
+
+    def wait_for_broker(self, process, log_file, broker_id=0, timeout=START_TIMEOUT_S):
+        port = self.port
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StackError(f"Kafka (KRaft) exited during start (exit {process.returncode}). "
+                                 f"Last lines of {log_file}:\n{log_tail(log_file)}")
+            if port_is_open(port):
+                return
+            time.sleep(0.2)
+        raise StackError(f"Kafka (KRaft) did not open port {port} within {timeout}s. "
+                         f"See {log_file}:\n{log_tail(log_file)}")
+
+    def start(self):
+        if self.broker_pid(0):
+            return False
+        fetch_jars(pom=KRAFT_POM, jars_dir=self.jars_dir)
+        java_command()
+        self._check_ports_free()
+        self._save_ports()
+        process, log_file = self.start_broker(0)
+        self.wait_for_broker(process, log_file, 0)
+        return True
+
+
+def open_stack(state_dir):
+    """The stack that was started in state_dir: ZooKeeper mode, or KRaft if it was started with --kraft."""
+    try:
+        saved = json.loads((Path(state_dir) / "stack.json").read_text())
+    except (OSError, ValueError):
+        saved = {}
+    return LocalKafkaKRaft(state_dir) if saved.get("mode") == "kraft" else LocalKafka(state_dir)
+
+
+# --------------------------------------------------------------------------
 # command line
 
 
@@ -581,7 +780,8 @@ def parse_args(argv):
     parser.add_argument("--dir", default=os.environ.get("LOCAL_KAFKA_DIR", str(DEFAULT_STATE_DIR)),
                         help="state directory for data, logs and pid files (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("fetch", help="download the Kafka jars with Maven")
+    fetch = sub.add_parser("fetch", help="download the Kafka jars with Maven")
+    fetch.add_argument("--kraft", action="store_true", help=f"the Kafka {KRAFT_VERSION} jars for --kraft")
     start = sub.add_parser("start", help="start ZooKeeper and Kafka in the background")
     start.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)),
                        help="first broker's port (env LOCAL_KAFKA_PORT, default: %(default)s)")
@@ -593,6 +793,9 @@ def parse_args(argv):
                        help="also open a SASL_PLAINTEXT listener (SASL/PLAIN) on this port")
     start.add_argument("--sasl-user", action="append", default=[], metavar="NAME:PASSWORD",
                        help="a SASL/PLAIN user for that listener (repeatable)")
+    start.add_argument("--kraft", action="store_true",
+                       help=f"Kafka {KRAFT_VERSION} in KRaft mode instead: one node, no ZooKeeper; its controller "
+                            f"takes the port after --port")
     stop = sub.add_parser("stop", help="stop gracefully; data is kept")
     stop.add_argument("--clean", action="store_true", help="also delete all data and logs")
     sub.add_parser("status", help="say what runs where")
@@ -603,14 +806,17 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         if args.command == "fetch":
+            if args.kraft:
+                print(f"Kafka {KRAFT_VERSION} jars in {fetch_jars(pom=KRAFT_POM, jars_dir=KRAFT_JARS_DIR)}")
+                return 0
             print(f"Kafka {KAFKA_VERSION} jars in {fetch_jars()}")
             return 0
         if args.command == "status":
-            stack = LocalKafka(args.dir)
+            stack = open_stack(args.dir)
             print("\n".join(stack.status_lines()))
             return 0 if stack.is_running() else 3
         if args.command == "stop":
-            stack = LocalKafka(args.dir)
+            stack = open_stack(args.dir)
             running = stack.is_running()
             stack.stop(clean=args.clean)
             what = "Stopped" if running else "Nothing was running"
@@ -623,13 +829,19 @@ def main(argv=None):
                 print(f"error: --sasl-user needs NAME:PASSWORD, got {name!r}", file=sys.stderr)
                 return 2
             users[name] = password
-        stack = LocalKafka(args.dir, zk_port=args.zk_port, port=args.port, brokers=args.brokers,
-                           sasl_port=args.sasl_port, sasl_users=users)
+        running = open_stack(args.dir)
+        if running.is_running() and running.mode != ("kraft" if args.kraft else "zookeeper"):
+            print(f"error: a {running.mode}-mode stack is running in {shown_path(running.state_dir)}; "
+                  f"stop it first ('python tools/local_kafka.py stop')", file=sys.stderr)
+            return 1
+        kind = LocalKafkaKRaft if args.kraft else LocalKafka
+        stack = kind(args.dir, zk_port=args.zk_port, port=args.port, brokers=args.brokers,
+                     sasl_port=args.sasl_port, sasl_users=users)
         if not stack.start():
             print(f"Already running: Kafka at {stack.bootstrap} (nothing to do).")
             return 0
         print("\n".join(stack.status_lines()))
-        print(f"Kafka {KAFKA_VERSION} is ready at {stack.bootstrap}")
+        print(f"Kafka {stack.version} is ready at {stack.bootstrap}")
         return 0
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
