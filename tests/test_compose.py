@@ -20,8 +20,9 @@ LISTENER = re.compile(r"(?P<name>[A-Z_]+)://(?P<host>[^:,]+):(?P<port>\d+)")
 
 def test_compose_file_pins_images_has_healthchecks_and_names_its_listeners():
     compose = yaml.safe_load(COMPOSE.read_text())
-    assert set(compose["services"]) == {"zookeeper", "kafka"}
-    for name, image in (("zookeeper", "cp-zookeeper"), ("kafka", "cp-kafka")):
+    assert set(compose["services"]) == {"zookeeper", "kafka", "connect"}
+    assert service(compose, "connect")["profiles"] == ["connect"]  # `docker compose up -d` starts only two
+    for name, image in (("zookeeper", "cp-zookeeper"), ("kafka", "cp-kafka"), ("connect", "cp-kafka-connect")):
         svc = service(compose, name)
         assert re.fullmatch(rf"confluentinc/{image}:7\.9\.\d+", svc["image"]), svc["image"]
         assert svc["healthcheck"]["test"], f"{name} has no healthcheck"

@@ -58,7 +58,8 @@ class StackError(Exception):
 
 
 def jars_present(jars_dir=JARS_DIR):
-    return jars_dir.is_dir() and any(jars_dir.glob("kafka_2.13-*.jar"))
+    # connect-file came later than the broker jars: an older cache without it is fetched again.
+    return jars_dir.is_dir() and any(jars_dir.glob("kafka_2.13-*.jar")) and any(jars_dir.glob("connect-file-*.jar"))
 
 
 def fetch_jars(quiet=False, pom=POM, jars_dir=JARS_DIR):
