@@ -4,6 +4,7 @@ The broker is the one at KAFKA_BOOTSTRAP_SERVERS when that is set and reachable
 (a learner's compose stack, say). Otherwise the session starts its own
 ZooKeeper + Kafka 3.9.2 with tools/local_kafka.py, on free ports in a temporary
 directory, so a stack already running on 9092 is never touched.
+With KIT_TEST_BROKER=kraft that session stack is Kafka 4.x in KRaft mode instead (no ZooKeeper).
 """
 
 import os
@@ -74,18 +75,20 @@ class StackFactory:
         self.tmp_path_factory = tmp_path_factory
         self.stacks = []
 
-    def start(self, brokers=1, **options):
-        port = free_port_block(brokers + 1)
+    def start(self, brokers=1, kraft=False, **options):
+        port = free_port_block(brokers + 1)  # with kraft=True, the controller takes the port after the broker's
         zk_port = free_port_block(1)
         if options.get("sasl_port") == "free":
             options["sasl_port"] = free_port_block(1)
-        stack = local_kafka.LocalKafka(self.tmp_path_factory.mktemp("stack"), zk_port=zk_port, port=port,
-                                       brokers=brokers, owner_pid=os.getpid(), **options)
+        kind = local_kafka.LocalKafkaKRaft if kraft else local_kafka.LocalKafka
+        stack = kind(self.tmp_path_factory.mktemp("stack"), zk_port=zk_port, port=port,
+                     brokers=brokers, owner_pid=os.getpid(), **options)
         started = time.monotonic()
         self.stacks.append(stack)
         stack.start()
-        say(f"started ZooKeeper on localhost:{stack.zk_port} and {brokers} Kafka {local_kafka.KAFKA_VERSION} "
-            f"broker(s) at {stack.bootstrap} in {time.monotonic() - started:.1f}s ({stack.state_dir})")
+        what = (f"Kafka {stack.version} in KRaft mode (no ZooKeeper)" if kraft else
+                f"ZooKeeper on localhost:{stack.zk_port} and {brokers} Kafka {stack.version} broker(s)")
+        say(f"started {what} at {stack.bootstrap} in {time.monotonic() - started:.1f}s ({stack.state_dir})")
         for line in log_evidence(stack):
             say(f"  log: {line}")
         return stack
@@ -139,7 +142,17 @@ def kafka(stack_factory):
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         say(f"KAFKA_BOOTSTRAP_SERVERS={os.environ['KAFKA_BOOTSTRAP_SERVERS']} is not reachable: "
             f"starting a local stack instead")
-    stack = stack_factory.start()
+    # KIT_TEST_BROKER=kraft runs the whole suite on Kafka 4.x in KRaft mode instead of ZooKeeper mode.
+    stack = stack_factory.start(kraft=os.environ.get("KIT_TEST_BROKER", "zookeeper").lower() == "kraft")
+    return Broker(stack.bootstrap, stack)
+
+
+@pytest.fixture(scope="session")
+def kraft_kafka(kafka, stack_factory):
+    """A Kafka 4.x broker in KRaft mode: the session's own when KIT_TEST_BROKER=kraft, else one more stack."""
+    if isinstance(kafka.stack, local_kafka.LocalKafkaKRaft):
+        return kafka
+    stack = stack_factory.start(kraft=True)
     return Broker(stack.bootstrap, stack)
 
 

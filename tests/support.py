@@ -99,8 +99,11 @@ class Background:
         """Wait until `count` lines match the regex; returns the last match."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
+        matches, scanned = [], 0
         while True:
-            matches = [line for line in self.lines if regex.search(line)]
+            self._drain_all()
+            matches += [line for line in self.lines[scanned:] if regex.search(line)]
+            scanned = len(self.lines)
             if len(matches) >= count:
                 return matches[count - 1]
             remaining = deadline - time.monotonic()

@@ -8,6 +8,8 @@ and pid file under the state directory (default: .local-kafka/ at the repo root)
     python tools/local_kafka.py fetch            # download the jars (once)
     python tools/local_kafka.py start            # ZooKeeper on 2181, Kafka on 9092
     python tools/local_kafka.py start --kraft    # or: Kafka 4.x on 9092 in KRaft mode, no ZooKeeper
+    python tools/local_kafka.py start --brokers 3 # or: three brokers on 9092, 9093 and 9094
+    python tools/local_kafka.py stop --broker 1  # stop one of them; `start` brings it back
     python tools/local_kafka.py status
     python tools/local_kafka.py stop [--clean]   # --clean also deletes the data
 
@@ -799,6 +801,8 @@ def parse_args(argv):
                             f"takes the port after --port")
     stop = sub.add_parser("stop", help="stop gracefully; data is kept")
     stop.add_argument("--clean", action="store_true", help="also delete all data and logs")
+    stop.add_argument("--broker", type=int, metavar="ID",
+                      help="stop only this broker (0, 1, 2); the rest keep running. 'start' brings it back")
     sub.add_parser("status", help="say what runs where")
     return parser.parse_args(argv)
 
@@ -816,6 +820,19 @@ def main(argv=None):
             stack = open_stack(args.dir)
             print("\n".join(stack.status_lines()))
             return 0 if stack.is_running() else 3
+        if args.command == "stop" and args.broker is not None:
+            stack = open_stack(args.dir)
+            if args.clean:
+                print("error: --clean deletes a whole stack's data; use it without --broker", file=sys.stderr)
+                return 2
+            if not 0 <= args.broker < stack.brokers or stack.broker_pid(args.broker) is None:
+                print(f"error: broker {args.broker} is not running in {shown_path(stack.state_dir)}; "
+                      f"see 'python tools/local_kafka.py status'", file=sys.stderr)
+                return 2
+            stack.stop_broker(args.broker)
+            print(f"Stopped Kafka broker {args.broker} (localhost:{stack.broker_port(args.broker)}). "
+                  f"The others keep running; 'start' brings it back.")
+            return 0
         if args.command == "stop":
             stack = open_stack(args.dir)
             running = stack.is_running()
