@@ -228,8 +228,9 @@ def show(record, progress, quiet):
         print(f"Warning: partition {record.partition} offset {record.offset}: {problem}, "
               f"shown raw: {raw_preview(record.value)}")
     elif not quiet:
+        # Line and newline in one write: a Ctrl-C between the two would glue the next line onto this one.
         print(f"Data Received  partition {record.partition:<3} offset {record.offset:<8} "
-              f"key {key_text(record.key):<14} {json.dumps(data, ensure_ascii=False)}")
+              f"key {key_text(record.key):<14} {json.dumps(data, ensure_ascii=False)}\n", end="")
 
 
 def main(argv=None):

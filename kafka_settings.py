@@ -7,13 +7,14 @@ a command-line flag, an environment variable, or the default below.
 import argparse
 import logging
 import os
+import socket
 import sys
 
 DEFAULT_BOOTSTRAP_SERVERS = "localhost:9092"
 DEFAULT_TOPIC = "Users"
 
 # How long a script waits for a broker before it gives up (kafka-python waits 30 s).
-CONNECT_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_MS = 3500
 
 HOW_TO_START_KAFKA = (
     "start it with 'docker compose up -d' or 'python tools/local_kafka.py start', "
@@ -125,10 +126,43 @@ def connection_settings(args, client_id):
     }
 
 
+class HidePassword(logging.Filter):
+    """Blanks out the SASL password in a log line, however kafka-python quoted it."""
+
+    def __init__(self, password):
+        super().__init__()
+        quoted = repr(password.encode("utf-8"))[2:-1]  # how it looks inside b'...'
+        self.forms = sorted({password, repr(password)[1:-1], quoted, quoted.replace("\\'", "'"),
+                             quoted.replace("'", "\\'")} - {""}, key=len, reverse=True)
+
+    def filter(self, record):
+        message = record.getMessage()
+        if any(form in message for form in self.forms):
+            for form in self.forms:
+                message = message.replace(form, "*****")
+            record.msg, record.args = message, ()
+        return True
+
+
 def configure_logging(verbose):
     """kafka-python logs retries as warnings; the scripts explain failures themselves."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    # kafka-python's DEBUG log shows the SASL/PLAIN login request, password included.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(HidePassword(os.environ.get("KAFKA_SASL_PASSWORD", "")))
+
+
+def port_open(servers):
+    """True if something accepts TCP connections at one of the host:port servers."""
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=2):
+                return True
+        except (OSError, ValueError):
+            pass
+    return False
 
 
 def describe_failure(error, args):
@@ -139,6 +173,13 @@ def describe_failure(error, args):
         return (f"authentication failed at {args.bootstrap_server}: check KAFKA_SASL_USERNAME, "
                 "KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM")
     if "bootstrap" in text.lower() or name in ("KafkaConnectionError", "NodeNotReadyError"):
+        protocol = os.environ.get("KAFKA_SECURITY_PROTOCOL", "").upper()
+        if protocol.startswith("SASL") and port_open(args.bootstrap_server):
+            # The broker answers a failed login by closing the connection; kafka-python 3.0.12 then
+            # reports only that it could not connect, so a reachable port means the login failed.
+            return (f"authentication failed at {args.bootstrap_server}: the broker is there but refused the "
+                    "login; check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SASL_MECHANISM and "
+                    "KAFKA_SECURITY_PROTOCOL")
         return f"cannot reach Kafka at {args.bootstrap_server}: {HOW_TO_START_KAFKA}"
     if getattr(error, "errno", None) is not None:  # an error code sent by the broker
         return f"the broker answered {error.message}: {error.description}"

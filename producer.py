@@ -40,6 +40,7 @@ MAX_RECORD_BYTES = 1_000_000
 PRINT_EACH_UP_TO = 100
 PROGRESS_EVERY_SECONDS = 0.5
 FLUSH_ON_CTRL_C_SECONDS = 5
+FLUSH_GRACE_SECONDS = 5  # how long flush() may wait beyond --delivery-timeout
 
 
 def parse_args(argv):
@@ -100,9 +101,14 @@ def json_type(value):
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
+def reject_non_json_number(name):
+    """Python's json accepts NaN and Infinity, which are not JSON: other clients could not read them."""
+    raise kafka_settings.UsageError(f"{name} is not valid JSON (JSON has no NaN or Infinity)")
+
+
 def records_from_data(text):
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=reject_non_json_number)
     except json.JSONDecodeError as error:
         raise kafka_settings.UsageError(f"--data is not valid JSON: {error}") from None
     return [check_record(value, "--data")]
@@ -125,11 +131,11 @@ def records_from_file(path):
             problems.append(f"line {number}: not UTF-8 text")
             continue
         try:
-            records.append(check_record(json.loads(text), f"line {number}"))
+            records.append(check_record(json.loads(text, parse_constant=reject_non_json_number), f"line {number}"))
         except json.JSONDecodeError as error:
             problems.append(f"line {number}: invalid JSON ({error.msg})")
         except kafka_settings.UsageError as error:
-            problems.append(str(error))
+            problems.append(str(error) if str(error).startswith("line ") else f"line {number}: {error}")
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise kafka_settings.UsageError(f"{path} has {len(problems)} bad line(s): {shown}")
@@ -145,9 +151,9 @@ def generated_users(count):
 
 
 def records_to_send(args):
-    if args.data:
+    if args.data is not None:  # `--data ""` is an error, not a request for the sample user
         return records_from_data(args.data)
-    if args.file:
+    if args.file is not None:
         return records_from_file(args.file)
     if args.count:
         return generated_users(args.count)
@@ -163,12 +169,14 @@ class Deliveries:
         self.sent = 0
         self.sent_bytes = 0
         self.acknowledged = 0
+        self.acknowledged_bytes = 0
         self.failed = 0
         self.first_error = None
         self.offsets = {}  # partition -> [first offset, last offset]
 
     def on_success(self, metadata):
         self.acknowledged += 1  # runs once per record: kept cheap
+        self.acknowledged_bytes += metadata.serialized_value_size
         offset = metadata.offset
         span = self.offsets.get(metadata.partition)
         if span is None:
@@ -188,10 +196,11 @@ def send_all(producer, topic, records, deliveries, print_each, on_progress):
     next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
     for record in records:
         value = encode(record)
-        future = producer.send(topic, key=key_of(record), value=value)
-        future.add_callback(deliveries.on_success).add_errback(deliveries.on_error)
+        # Counted before send(): a Ctrl-C inside send() may already have queued the record.
         deliveries.sent += 1
         deliveries.sent_bytes += len(value)
+        future = producer.send(topic, key=key_of(record), value=value)
+        future.add_callback(deliveries.on_success).add_errback(deliveries.on_error)
         if print_each:
             futures.append((future, record))
         elif deliveries.sent % 1000 == 0 and time.monotonic() >= next_progress:
@@ -221,7 +230,7 @@ def report(args, deliveries, futures, total, seconds, interrupted):
             print_progress(deliveries, total, final=True)
         for partition, (first, last) in sorted(deliveries.offsets.items()):
             print(f"  partition {partition:<3} offsets {first} to {last}")
-        print(kafka_settings.summary_line("Sent", deliveries.acknowledged, deliveries.sent_bytes, seconds))
+        print(kafka_settings.summary_line("Sent", deliveries.acknowledged, deliveries.acknowledged_bytes, seconds))
     lost = deliveries.sent - deliveries.acknowledged
     if interrupted:
         not_sent = total - deliveries.sent
@@ -254,7 +263,9 @@ def produce(producer, args, records):
         futures = send_all(producer, args.topic, records, deliveries, print_each,
                            lambda: print_progress(deliveries, total))
         # send() only queues records in memory; flush() waits for the broker's acknowledgements.
-        producer.flush()
+        # Bounded, because kafka-python 3.0.12's idempotent producer can wait forever for a broker that
+        # stays down instead of failing the records after --delivery-timeout.
+        producer.flush(timeout=args.delivery_timeout + FLUSH_GRACE_SECONDS)
         if args.transactional and (args.abort or deliveries.failed):
             # The records stay in the log, but read_committed consumers skip them.
             producer.abort_transaction()
@@ -265,7 +276,10 @@ def produce(producer, args, records):
     except KeyboardInterrupt:
         interrupted = True
         try:
-            producer.flush(timeout=FLUSH_ON_CTRL_C_SECONDS)
+            # Wait at most 5 s for what is in flight (kafka-python's flush(timeout) gives each batch 5 s).
+            deadline = time.monotonic() + FLUSH_ON_CTRL_C_SECONDS
+            while deliveries.acknowledged + deliveries.failed < deliveries.sent and time.monotonic() < deadline:
+                time.sleep(0.05)
             if outcome == "open":
                 # An open transaction would hold back read_committed consumers until it times out.
                 producer.abort_transaction()
@@ -273,7 +287,8 @@ def produce(producer, args, records):
         except (KafkaError, KeyboardInterrupt):
             pass
     except KafkaTimeoutError as error:
-        # send() blocks at most max_block_ms when the buffer is full and the broker is gone.
+        # send() blocks at most max_block_ms when the buffer is full and the broker is gone;
+        # flush() gives up after --delivery-timeout plus a grace period.
         deliveries.first_error = deliveries.first_error or error
     seconds = time.monotonic() - started
     status = report(args, deliveries, futures, total, seconds, interrupted)
@@ -319,8 +334,14 @@ def main(argv=None):
         print(f"error: {kafka_settings.describe_failure(error, args)}", file=sys.stderr)
         return 1
     finally:
-        # close() waits for anything still queued; after a Ctrl-C we already waited long enough.
-        producer.close(timeout=FLUSH_ON_CTRL_C_SECONDS)
+        # Everything was waited for above: what is still queued now is dropped (and was reported).
+        try:
+            producer.close(timeout=0)
+        except KafkaError:
+            # kafka-python 3.0.12 raises here instead of dropping records the broker never acknowledged
+            # (they were reported above): drop them and close for real.
+            producer._sender.force_close()
+            producer.close(timeout=FLUSH_ON_CTRL_C_SECONDS)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,7 @@ def test_producer_count_sends_generated_users_with_a_summary(bootstrap):
     (["--data", "{not json"], "error: --data is not valid JSON: "),
     (["--data", "[1, 2]"], "error: --data: expected a JSON object {...}, got a JSON array; nothing was sent"),
     (["--data", "7"], "error: --data: expected a JSON object {...}, got a JSON number; nothing was sent"),
+    (["--data", '{"score": NaN}'], "error: NaN is not valid JSON (JSON has no NaN or Infinity); nothing was sent"),
     (["--file", "/no/such/users.jsonl"], "error: cannot read /no/such/users.jsonl: No such file or directory; "
                                          "nothing was sent"),
     (["--count", "0"], "producer.py: error: argument --count: must be at least 1, got 0 (see --help)"),

@@ -1,0 +1,338 @@
+"""Faults a real cluster throws at the kit: a broker that restarts or stays down, a consumer that is
+SIGKILLed, and Ctrl-C at every stage. Every test runs the learner scripts as processes against real
+brokers and checks, record by record (each generated record carries a unique "id"), that nothing
+acknowledged is lost and that duplicates stay within what the scripts promise."""
+
+import json
+import re
+import signal
+import sys
+import time
+
+import pytest
+from support import consume_all, create_topic, java_tool, produce_raw, run_script, start_script, unique_name
+
+# The broker throttles producer.py (client id "kit-producer") on the fault stack to this many bytes/s, so
+# that `--count 20000` takes several seconds instead of one: a broker restart then lands mid-send.
+PRODUCER_BYTES_PER_SECOND = 100_000
+# ... and consumer.py (client id "kit-consumer") to this many, so that a kill or Ctrl-C lands mid-read.
+CONSUMER_BYTES_PER_SECOND = 200_000
+COUNT = 20000
+ID = re.compile(r'"id": (\d+)')
+
+
+def figures(message):
+    """Measured numbers, shown in the CI log even though pytest captures output."""
+    sys.__stderr__.write(f"[figures] {message}\n")
+    sys.__stderr__.flush()
+
+
+@pytest.fixture(scope="module")
+def fault_stack(stack_factory):
+    """A private single-broker stack that the tests stop and restart at will."""
+    # Quotas are measured over a sliding window: a short one throttles evenly instead of in bursts.
+    stack = stack_factory.start(extra_properties={"quota.window.num": 2, "quota.window.size.seconds": 1})
+    for client, quota in (("kit-producer", f"producer_byte_rate={PRODUCER_BYTES_PER_SECOND}"),
+                          ("kit-consumer", f"consumer_byte_rate={CONSUMER_BYTES_PER_SECOND}")):
+        result = java_tool("kafka.admin.ConfigCommand", "--bootstrap-server", stack.bootstrap, "--alter",
+                           "--add-config", quota, "--entity-type", "clients", "--entity-name", client)
+        assert result.returncode == 0, result.stderr
+    return stack
+
+
+def broker_up(stack):
+    """Start broker 0 again if a test left it down."""
+    if stack.broker_pid(0) is None:
+        process, log = stack.start_broker(0)
+        stack.wait_for_broker(process, log, 0)
+
+
+def ids_in(lines):
+    return [int(m.group(1)) for line in lines if line.startswith("Data Received") for m in [ID.search(line)] if m]
+
+
+def wait_for_lines(process, pattern, count, timeout):
+    """Like Background.wait_for(count=...), but fast with thousands of lines."""
+    deadline = time.monotonic() + timeout
+    while process.count(pattern) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} lines /{pattern}/ within {timeout}s"
+        assert process.process.poll() is None, f"exited early:\n{process.text[-3000:]}"
+        time.sleep(0.05)
+
+
+def padded_records(count):
+    """JSON users with unique ids, about 200 bytes each."""
+    return [json.dumps({"id": i, "name": f"user-{i:07d}", "bio": "x" * 160}).encode() for i in range(1, count + 1)]
+
+
+def stored_ids(bootstrap, topic, expected=None, timeout=60):
+    return [json.loads(r.value)["id"] for r in consume_all(bootstrap, topic, expected=expected, timeout=timeout)]
+
+
+def assert_no_traceback(text):
+    assert "Traceback" not in text, text
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1. the broker restarts while producer.py --count is sending
+
+
+@pytest.mark.slow
+def test_broker_restart_during_bulk_send_delivers_every_record_exactly_once(fault_stack):
+    stack = fault_stack
+    topic = create_topic(stack.bootstrap, unique_name("restart-send"), partitions=3)
+    started = time.monotonic()
+    producer = start_script("producer.py", "--topic", topic, "--count", COUNT, bootstrap=stack.bootstrap)
+    try:
+        before = producer.wait_for(r"^Sending\.\.\.", timeout=30)
+        stack.stop_broker(0)
+        stopped_at = time.monotonic() - started
+        # The producer is still waiting for acknowledgements: the restart really lands mid-send.
+        assert producer.process.poll() is None, producer.text
+        time.sleep(1)
+        broker_up(stack)
+        restarted_at = time.monotonic() - started
+        code = producer.wait(90)
+    finally:
+        producer.kill()
+        broker_up(stack)
+    out = producer.text
+    assert_no_traceback(out)
+    assert code == 0, out
+    done = rf"^Done: (?:{COUNT:,}|{COUNT}) records acknowledged by the broker \(acks=all\) on topic '{topic}'\.$"
+    assert re.search(done, out, re.MULTILINE), out
+    assert f"Sent {COUNT:,} records" in out
+
+    ids = stored_ids(stack.bootstrap, topic, expected=COUNT)
+    assert len(ids) == COUNT, f"{len(ids)} records stored"
+    assert sorted(ids) == list(range(1, COUNT + 1))  # every id once: nothing lost, nothing doubled
+    figures(f"broker restart during send: last progress before the stop '{before.strip()}'; broker stopped at "
+            f"{stopped_at:.1f} s, back at {restarted_at:.1f} s; producer exit {code} after "
+            f"{time.monotonic() - started:.1f} s; sent {COUNT}, stored {len(ids)}, unique {len(set(ids))}, "
+            f"duplicates {len(ids) - len(set(ids))}, lost {COUNT - len(set(ids))}")
+
+
+@pytest.mark.slow
+def test_broker_down_longer_than_delivery_timeout_fails_with_exact_count(fault_stack):
+    stack = fault_stack
+    topic = create_topic(stack.bootstrap, unique_name("down-long"), partitions=3)
+    started = time.monotonic()
+    producer = start_script("producer.py", "--topic", topic, "--count", COUNT, "--delivery-timeout", 11,
+                            bootstrap=stack.bootstrap)
+    try:
+        producer.wait_for(r"^Sending\.\.\.", timeout=30)
+        stack.stop_broker(0)
+        assert producer.process.poll() is None, producer.text
+        code = producer.wait(60)  # the broker stays down all along
+        exited_after = time.monotonic() - started
+    finally:
+        producer.kill()
+        broker_up(stack)
+    out = producer.text
+    assert_no_traceback(out)
+    assert code == 1, out
+    assert "Done:" not in out  # never claims success
+    failed = re.search(r"^error: ([\d,]+) of 20,?000 records were NOT acknowledged by the broker \((.+)\)$", out,
+                       re.MULTILINE)
+    assert failed, out
+    not_acked = int(failed.group(1).replace(",", ""))
+    acked = int(re.search(r"^Sent ([\d,]+) records", out, re.MULTILINE).group(1).replace(",", ""))
+    assert not_acked > 0 and acked + not_acked == COUNT, out
+
+    # Every acknowledged record is really there, none twice; some unacknowledged ones may be there too.
+    ids = stored_ids(stack.bootstrap, topic, timeout=15)
+    assert len(ids) == len(set(ids))
+    assert acked <= len(ids) <= COUNT
+    figures(f"broker down > --delivery-timeout 11: producer exit {code} after {exited_after:.1f} s; "
+            f"acknowledged {acked}, reported not acknowledged {not_acked}, stored after restart {len(ids)}, "
+            f"duplicates 0, acknowledged-but-lost {max(0, acked - len(ids))}; reason: {failed.group(2)[:80]}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. consumer.py SIGKILLed midway and restarted in the same group
+
+
+@pytest.mark.slow
+def test_consumer_killed_and_restarted_loses_nothing_and_repeats_at_most_one_batch(fault_stack):
+    bootstrap = fault_stack.bootstrap
+    total = 6000
+    topic = create_topic(bootstrap, unique_name("kill-consumer"), partitions=3)
+    produce_raw(bootstrap, topic, padded_records(total))
+    group = unique_name("killed")
+
+    first = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
+    try:
+        wait_for_lines(first, r"^Data Received", 1500, timeout=30)
+    finally:
+        first.process.send_signal(signal.SIGKILL)
+        first.wait(10)
+    seen_first = ids_in(first.lines)
+    assert 1500 <= len(seen_first) < total, "the kill did not land midway"
+
+    started = time.monotonic()
+    second = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
+    try:
+        deadline = time.monotonic() + 60
+        while len(set(seen_first) | set(ids_in(second.lines))) < total and time.monotonic() < deadline:
+            assert second.process.poll() is None, second.text[-3000:]
+            time.sleep(0.1)
+            second.count("")  # read what it printed so far
+        caught_up = time.monotonic() - started
+        code = second.interrupt(15)
+    finally:
+        second.kill()
+    out = second.text
+    assert_no_traceback(out)
+    assert code == 0, out[-3000:]
+    assert re.search(rf"^Group '{group}' continues where it left off: ", out, re.MULTILINE), out[:3000]
+    seen_second = ids_in(second.lines)
+    everything = set(seen_first) | set(seen_second)
+    assert everything == set(range(1, total + 1)), f"lost {total - len(everything)}"
+    repeated = len(seen_first) + len(seen_second) - total
+    # Offsets are committed after each batch of at most max_poll_records=500: only that tail repeats.
+    assert 0 <= repeated <= 500, repeated
+    figures(f"consumer SIGKILL: first run printed {len(seen_first)}, restarted run {len(seen_second)} "
+            f"(caught up in {caught_up:.1f} s, incl. waiting out the dead member's session); total {total}, "
+            f"lost {total - len(everything)}, duplicates {repeated} (bound 500)")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3. a running consumer.py through a broker restart
+
+
+@pytest.mark.slow
+def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
+    stack = fault_stack
+    topic = create_topic(stack.bootstrap, unique_name("restart-consume"))
+    consumer = start_script("consumer.py", "--topic", topic, "--group", unique_name("through"),
+                            bootstrap=stack.bootstrap)
+    try:
+        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
+        produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
+        consumer.wait_for(r"^Data Received", timeout=30, count=5)
+        started = time.monotonic()
+        stack.restart_broker(0, down_seconds=2)
+        assert consumer.process.poll() is None, consumer.text
+        produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
+        consumer.wait_for(r"^Data Received", timeout=60, count=10)
+        resumed_after = time.monotonic() - started
+        code = consumer.interrupt(15)
+    finally:
+        consumer.kill()
+        broker_up(stack)
+    out = consumer.text
+    assert_no_traceback(out)
+    assert code == 0, out
+    assert sorted(ids_in(consumer.lines)) == list(range(1, 11)), out
+    assert re.search(r"^Received 10 records .*\nStopped by Ctrl-C\.", out, re.MULTILINE), out
+    figures(f"consumer through broker restart (down 2 s): same process printed all 10 records, the 5 new ones "
+            f"{resumed_after:.1f} s after the restart began; lost 0, duplicates 0")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 4. Ctrl-C in every phase
+
+
+def interrupt_and_time(process, timeout=15):
+    started = time.monotonic()
+    code = process.interrupt(timeout)
+    return code, time.monotonic() - started
+
+
+def test_ctrl_c_while_consumer_is_still_connecting(kafka):
+    from conftest import free_port_block
+
+    nobody = f"localhost:{free_port_block(1)}"  # nothing listens there: the consumer keeps trying to connect
+    consumer = start_script("consumer.py", "--topic", "Users", bootstrap=nobody)
+    time.sleep(1.5)
+    try:
+        assert consumer.process.poll() is None, consumer.text
+        code, seconds = interrupt_and_time(consumer)
+    finally:
+        consumer.kill()
+    assert_no_traceback(consumer.text)
+    assert code == 0, consumer.text
+    assert consumer.lines[-1] == "Stopped by Ctrl-C before joining the group.", consumer.text
+    assert seconds < 3, seconds
+    figures(f"Ctrl-C while connecting: consumer exit {code} in {seconds:.2f} s")
+
+
+def test_ctrl_c_while_consumer_joins_and_while_it_waits(bootstrap, topic):
+    for phase, wait_for in (("joining", r"Waiting for records"), ("waiting", r"assigned partitions \[0\]")):
+        consumer = start_script("consumer.py", "--topic", topic, "--group", unique_name(phase), bootstrap=bootstrap)
+        try:
+            consumer.wait_for(wait_for, timeout=30)
+            code, seconds = interrupt_and_time(consumer)
+        finally:
+            consumer.kill()
+        out = consumer.text
+        assert_no_traceback(out)
+        assert code == 0, out
+        summary = re.search(r"^Received 0 records \(0\.0 MB\) in .*\nStopped by Ctrl-C\. Offsets committed",
+                            out, re.MULTILINE)
+        # While it is still joining, the Ctrl-C may come before the group was joined: a shorter goodbye.
+        early = phase == "joining" and consumer.lines[-1] == "Stopped by Ctrl-C before joining the group."
+        assert summary or early, out
+        assert seconds < 5, (phase, seconds)
+        figures(f"Ctrl-C while consumer is {phase}: exit {code} in {seconds:.2f} s")
+
+
+def test_ctrl_c_while_consumer_prints_commits_exactly_what_was_shown(fault_stack):
+    bootstrap = fault_stack.bootstrap
+    topic = create_topic(bootstrap, unique_name("ctrl-c-printing"))
+    total = 5000
+    produce_raw(bootstrap, topic, padded_records(total))
+    group = unique_name("printing")
+    consumer = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
+    try:
+        wait_for_lines(consumer, r"^Data Received", 1000, timeout=30)
+        code, seconds = interrupt_and_time(consumer)
+    finally:
+        consumer.kill()
+    out = consumer.text
+    assert_no_traceback(out)
+    assert code == 0, out
+    shown = ids_in(consumer.lines)
+    assert len(shown) < total, "Ctrl-C came after the last record"
+    summary = re.search(r"^Received ([\d,]+) records", out, re.MULTILINE)
+    assert summary and int(summary.group(1).replace(",", "")) in (len(shown), len(shown) + 1), out
+
+    rest = run_script("consumer.py", "--topic", topic, "--group", group, "--max-messages", total - len(shown),
+                      "--timeout", 5, bootstrap=bootstrap)
+    assert rest.returncode == 0, rest
+    again = ids_in(rest.lines)
+    everything = set(shown) | set(again)
+    # The offsets committed on Ctrl-C are those of the records shown: no gap, at most the one record
+    # being printed at that instant is shown twice.
+    assert everything == set(range(1, total + 1)), f"lost {total - len(everything)}"
+    assert len(shown) + len(again) - total <= 1
+    figures(f"Ctrl-C while printing: exit {code} in {seconds:.2f} s after {len(shown)} records; the next run "
+            f"printed {len(again)}; lost 0, duplicates {len(shown) + len(again) - total}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_producer_count_is_mid_flight(fault_stack):
+    stack = fault_stack
+    topic = create_topic(stack.bootstrap, unique_name("ctrl-c-producer"), partitions=3)
+    producer = start_script("producer.py", "--topic", topic, "--count", COUNT, bootstrap=stack.bootstrap)
+    try:
+        producer.wait_for(r"^Sending\.\.\.", timeout=30)
+        code, seconds = interrupt_and_time(producer)
+    finally:
+        producer.kill()
+    out = producer.text
+    assert_no_traceback(out)
+    assert code == 130, out
+    assert "Done:" not in out
+    line = re.search(r"^Interrupted: ([\d,]+) of 20,?000 records acknowledged, ([\d,]+) sent but not acknowledged, "
+                     r"([\d,]+) never sent\.$", out, re.MULTILINE)
+    assert line, out
+    acked, pending, never = (int(n.replace(",", "")) for n in line.groups())
+    assert acked + pending + never == COUNT and acked < COUNT, out
+    assert seconds < 12, seconds  # flush for at most 5 s, then close for at most 5 s
+
+    ids = stored_ids(stack.bootstrap, topic, timeout=10)
+    assert len(ids) == len(set(ids))
+    assert acked <= len(ids) <= acked + pending, (acked, pending, len(ids))
+    figures(f"Ctrl-C in producer --count {COUNT}: exit {code} in {seconds:.2f} s; acknowledged {acked}, "
+            f"pending {pending}, never sent {never}; stored {len(ids)}; acknowledged-but-lost 0")
