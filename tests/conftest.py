@@ -20,10 +20,23 @@ STACK_LOG_LINES = ("Kafka version", "started (kafka.server.KafkaServer)", "shut 
                    "binding to port", "Shutting down", "Snapshot loaded", "Server environment:zookeeper.version")
 
 
+_pytest_config = None
+
+
+def pytest_configure(config):
+    global _pytest_config
+    _pytest_config = config
+
+
 def say(message):
-    """Progress the suite prints even when pytest captures output (shown in CI logs)."""
-    sys.__stderr__.write(f"[kafka-stack] {message}\n")
-    sys.__stderr__.flush()
+    """Progress the suite prints even while pytest captures output (shown in CI logs)."""
+    capture = _pytest_config.pluginmanager.getplugin("capturemanager") if _pytest_config else None
+    if capture is None:
+        sys.stderr.write(f"[kafka-stack] {message}\n")
+        return
+    with capture.global_and_fixture_disabled():
+        sys.stderr.write(f"\n[kafka-stack] {message}")
+        sys.stderr.flush()
 
 
 def reachable(bootstrap):
