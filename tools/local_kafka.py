@@ -740,19 +740,6 @@ class LocalKafkaKRaft(LocalKafka):
                              f"kraft-{broker_id}")
         return process, log_file
 
-    def wait_for_broker(self, process, log_file, broker_id=0, timeout=START_TIMEOUT_S):
-        port = self.port
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise StackError(f"Kafka (KRaft) exited during start (exit {process.returncode}). "
-                                 f"Last lines of {log_file}:\n{log_tail(log_file)}")
-            if port_is_open(port):
-                return
-            time.sleep(0.2)
-        raise StackError(f"Kafka (KRaft) did not open port {port} within {timeout}s. "
-                         f"See {log_file}:\n{log_tail(log_file)}")
-
     def start(self):
         if self.broker_pid(0):
             return False
