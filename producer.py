@@ -218,6 +218,16 @@ def print_progress(deliveries, total, final=False):
         print(line, flush=True)
 
 
+def wait_with_progress(deliveries, total, deadline):
+    """Keep the progress line moving while the broker acknowledges what send() queued."""
+    next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
+    while deliveries.acknowledged + deliveries.failed < deliveries.sent and time.monotonic() < deadline:
+        if time.monotonic() >= next_progress:
+            print_progress(deliveries, total)
+            next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
+        time.sleep(0.02)
+
+
 def report(args, deliveries, futures, total, seconds, interrupted):
     for future, record in futures:
         if future.succeeded():
@@ -265,7 +275,10 @@ def produce(producer, args, records):
         # send() only queues records in memory; flush() waits for the broker's acknowledgements.
         # Bounded, because kafka-python 3.0.12's idempotent producer can wait forever for a broker that
         # stays down instead of failing the records after --delivery-timeout.
-        producer.flush(timeout=args.delivery_timeout + FLUSH_GRACE_SECONDS)
+        deadline = time.monotonic() + args.delivery_timeout + FLUSH_GRACE_SECONDS
+        if not print_each:
+            wait_with_progress(deliveries, total, deadline)
+        producer.flush(timeout=max(0.0, deadline - time.monotonic()))
         if args.transactional and (args.abort or deliveries.failed):
             # The records stay in the log, but read_committed consumers skip them.
             producer.abort_transaction()
