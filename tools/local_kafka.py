@@ -160,6 +160,17 @@ def who_listens_on(port):
     return None
 
 
+def check_ports_free(wanted, sasl_port, hint):
+    """StackError naming the first (role, port) in `wanted` that something already listens on."""
+    if sasl_port:
+        wanted = [*wanted, ("the SASL listener", sasl_port)]
+    for role, port in wanted:
+        if not port_is_free(port):
+            holder = who_listens_on(port)
+            by = f" by {holder}" if holder else ""
+            raise StackError(f"Port {port} (for {role}) is already taken{by}. Stop that, or {hint}.")
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -456,16 +467,7 @@ class LocalKafka:
     def _check_ports_free(self):
         wanted = [("ZooKeeper", self.zk_port)]
         wanted += [(f"Kafka broker {b}", self.broker_port(b)) for b in range(self.brokers)]
-        if self.sasl_port:
-            wanted.append(("the SASL listener", self.sasl_port))
-        for role, port in wanted:
-            if not port_is_free(port):
-                holder = who_listens_on(port)
-                by = f" by {holder}" if holder else ""
-                raise StackError(
-                    f"Port {port} (for {role}) is already taken{by}. Stop that, or choose other ports "
-                    f"(--port / --zk-port)."
-                )
+        check_ports_free(wanted, self.sasl_port, "choose other ports (--port / --zk-port)")
 
     def start_zookeeper(self):
         self.zk_dir.mkdir(parents=True, exist_ok=True)
@@ -696,14 +698,7 @@ class LocalKafkaKRaft(LocalKafka):
 
     def _check_ports_free(self):
         wanted = [("Kafka", self.port), ("the KRaft controller", self.controller_port)]
-        if self.sasl_port:
-            wanted.append(("the SASL listener", self.sasl_port))
-        for role, port in wanted:
-            if not port_is_free(port):
-                holder = who_listens_on(port)
-                by = f" by {holder}" if holder else ""
-                raise StackError(f"Port {port} (for {role}) is already taken{by}. Stop that, or choose another "
-                                 f"--port (the controller uses the next one).")
+        check_ports_free(wanted, self.sasl_port, "choose another --port (the controller uses the next one)")
 
     def _expand(self, extra, broker_id):
         values = {"port": self.port, "controller_port": self.controller_port, "broker_id": broker_id,
