@@ -222,6 +222,11 @@ def consume(consumer, args):
 def show(record, progress, quiet):
     progress.received += 1
     progress.received_bytes += len(record.value) if record.value else 0
+    if record.value is None:
+        # A null value is a tombstone: by convention "the record with this key was deleted".
+        print(f"Tombstone      partition {record.partition:<3} offset {record.offset:<8} "
+              f"key {key_text(record.key):<14} (null value: the record with this key was deleted)\n", end="")
+        return
     data, problem = decode(record.value)
     if problem:
         progress.bad += 1

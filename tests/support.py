@@ -4,7 +4,6 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -220,7 +219,38 @@ def java_tool(main_class, *args, timeout=60, input=None):
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, input=input)
 
 
-def kcat(*args, timeout=60, input=None):
-    path = shutil.which("kcat") or shutil.which("kafkacat")
-    assert path, "kcat is not installed (apt-get install kcat)"
-    return subprocess.run([path, *map(str, args)], capture_output=True, text=True, timeout=timeout, input=input)
+# --------------------------------------------------------------------------
+# librdkafka (confluent-kafka), a client written in C by other people, installed with requirements-dev.txt
+
+
+def librdkafka_produce(bootstrap, topic, records, **config):
+    """Write (key, value) pairs as they are, bytes or None, with librdkafka's producer."""
+    from confluent_kafka import Producer
+
+    failures = []
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **config})
+    for key, value in records:
+        producer.produce(topic, key=key, value=value, on_delivery=lambda err, _msg: err and failures.append(err))
+    assert producer.flush(30) == 0, "librdkafka could not deliver every record"
+    assert not failures, failures
+
+
+def librdkafka_consume(bootstrap, topic, count, timeout=30):
+    """The first `count` records of a topic as librdkafka reads them: [(key, value, partition, offset)]."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_name("librdkafka"),
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    found = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            assert message.error() is None, message.error()
+            found.append((message.key(), message.value(), message.partition(), message.offset()))
+    finally:
+        consumer.close()
+    return found

@@ -9,7 +9,7 @@ import secrets
 import time
 
 import pytest
-from support import create_topic, end_offsets, java_tool, kcat, run_script, script_env, unique_name
+from support import create_topic, end_offsets, java_tool, librdkafka_produce, run_script, script_env, unique_name
 
 CONSOLE_PRODUCER = "kafka.tools.ConsoleProducer"
 
@@ -68,31 +68,27 @@ def test_producer_refuses_bad_records_and_sends_nothing(bootstrap, topic, tmp_pa
 
 
 # ---------------------------------------------------------------------------------------------------
-# consumer.py: records nobody validated, written by kcat and Kafka's own console producer
+# consumer.py: records nobody validated, written by librdkafka and Kafka's own console producer
 
 
 def test_consumer_warns_about_each_bad_record_and_keeps_printing_good_ones(bootstrap, topic, tmp_path):
-    def kcat_lines(text, *extra):
-        result = kcat("-b", bootstrap, "-P", "-t", topic, "-K", "|", *extra, input=text)
-        assert result.returncode == 0, result.stderr
-
-    def kcat_file(content):  # kcat sends a whole file as one record, bytes as they are, with a null key
-        result = kcat("-b", bootstrap, "-P", "-t", topic, "-X", "message.max.bytes=2000000",
-                      write(tmp_path, unique_name("value"), content))
-        assert result.returncode == 0, result.stderr
+    def librdkafka(*records, **config):  # bytes as they are: empty, null, not text, 1 MB
+        librdkafka_produce(bootstrap, topic, records, **config)
 
     def console_producer(text):  # no key given: null keys
         result = java_tool(CONSOLE_PRODUCER, "--bootstrap-server", bootstrap, "--topic", topic, input=text)
         assert result.returncode == 0, result.stderr
 
     big = json.dumps({"name": "Big", "blob": "y" * 999_000})
-    kcat_lines('k0|{"name": "Ana"}\nk1|\nk2|hello, plain text\nk3|[1, 2, 3]\n')   # offsets 0-3
-    kcat_file(b"\xff\xfe\x00 not text \x80")                                     # 4
-    console_producer('42\n{"name": "Bo", "profession": "Nurse"}\n')             # 5, 6 (null keys)
-    kcat_file(big.encode())                                                     # 7: a 1 MB JSON object
-    kcat_file(b"z" * 1_000_000)                                                 # 8: a 1 MB value, not JSON
-    kcat_lines("k9|\n", "-Z")                                                   # 9: a null value (tombstone)
-    kcat_lines('k10|{"name": "Zed"}\n')                                         # 10
+    librdkafka((b"k0", b'{"name": "Ana"}'), (b"k1", b""), (b"k2", b"hello, plain text"),
+               (b"k3", b"[1, 2, 3]"))                                                       # offsets 0-3
+    librdkafka((None, b"\xff\xfe\x00 not text \x80"))                                     # 4
+    console_producer('42\n{"name": "Bo", "profession": "Nurse"}\n')                         # 5, 6 (null keys)
+    big_records = {"message.max.bytes": 2_000_000}
+    librdkafka((None, big.encode()), **big_records)                                         # 7: a 1 MB JSON object
+    librdkafka((None, b"z" * 1_000_000), **big_records)                                     # 8: 1 MB, not JSON
+    librdkafka((b"k9", None))                                                               # 9: a tombstone
+    librdkafka((b"k10", b'{"name": "Zed"}'))                                                # 10
     assert end_offsets(bootstrap, topic) == {0: 11}
 
     result = run_script("consumer.py", "--topic", topic, "--group", unique_name("hostile"), "--max-messages", 11,
@@ -102,14 +98,17 @@ def test_consumer_warns_about_each_bad_record_and_keeps_printing_good_ones(boots
     warnings = {int(m.group(1)): m.group(2) for m in
                 re.finditer(r"^Warning: partition 0 offset (\d+): (.+?), shown raw: ", result.stdout, re.MULTILINE)}
     assert warnings == {1: "empty value", 2: "not JSON", 3: "JSON, but not an object", 4: "not UTF-8 text",
-                        5: "JSON, but not an object", 8: "not JSON", 9: "empty value"}, result.stdout[:3000]
+                        5: "JSON, but not an object", 8: "not JSON"}, result.stdout[:3000]
     good = re.findall(r"^Data Received  partition 0   offset (\d+) +key (\S+) +(.*)$", result.stdout, re.MULTILINE)
     assert [(int(o), k) for o, k, _ in good] == [(0, "k0"), (6, "-"), (7, "-"), (10, "k10")]
     assert json.loads(good[2][2]) == json.loads(big)  # the 1 MB record arrives whole
     assert json.loads(good[3][2]) == {"name": "Zed"}  # good records after bad ones are still printed
     # A 1 MB bad value gets a short preview, not a 1 MB line.
     assert max(len(line) for line in result.lines if line.startswith("Warning:")) < 300
-    assert re.search(r"^Received 11 records .*; 7 bad record\(s\) skipped$", result.stdout, re.MULTILINE), result
+    # A null value is a tombstone (a delete, by convention), not a bad record.
+    assert re.search(r"^Tombstone      partition 0   offset 9        key k9 +\(null value: the record with this key "
+                     r"was deleted\)$", result.stdout, re.MULTILINE), result.stdout[:3000]
+    assert re.search(r"^Received 11 records .*; 6 bad record\(s\) skipped$", result.stdout, re.MULTILINE), result
 
 
 # ---------------------------------------------------------------------------------------------------
