@@ -1,0 +1,32 @@
+"""Machinery the kit's scripts share that is not a Kafka lesson.
+
+The scripts import it in one line (`import helpers`); you never need to open it to follow
+the tutorial. What is where:
+
+    cli.py          command-line parsing and checked input: one-line errors, argument types, JSON checks
+    errors.py       turning a failure into one line that says what to do next
+    passwords.py    logging set-up that never shows a SASL password
+    output.py       progress and summary lines, and how every script ends (Ctrl-C, `| head`)
+    workarounds.py  kafka-python behaviours the kit works around, each with its reason
+"""
+
+from helpers.cli import (
+    ArgumentParser,
+    UsageError,
+    bootstrap_servers,
+    decode_json_object,
+    json_record,
+    positive_int,
+    positive_seconds,
+    topic_name,
+)
+from helpers.errors import describe_failure, fail, topic_missing
+from helpers.output import Progress, Tally, key_text, print_line, raw_preview, run, summary_line
+from helpers.passwords import configure_logging
+from helpers.workarounds import AssignmentNews, close_producer
+
+__all__ = [
+    "ArgumentParser", "UsageError", "bootstrap_servers", "decode_json_object", "json_record", "positive_int",
+    "positive_seconds", "topic_name", "describe_failure", "fail", "topic_missing", "Progress", "Tally", "key_text",
+    "print_line", "raw_preview", "run", "summary_line", "configure_logging", "AssignmentNews", "close_producer",
+]
