@@ -14,8 +14,10 @@ from helpers.cli import (
     ArgumentParser,
     UsageError,
     bootstrap_servers,
+    compact_json,
     decode_json_object,
     json_record,
+    open_lines,
     positive_int,
     positive_seconds,
     topic_name,
@@ -26,7 +28,8 @@ from helpers.passwords import configure_logging
 from helpers.workarounds import AssignmentNews, close_producer
 
 __all__ = [
-    "ArgumentParser", "UsageError", "bootstrap_servers", "decode_json_object", "json_record", "positive_int",
-    "positive_seconds", "topic_name", "describe_failure", "fail", "topic_missing", "Progress", "Tally", "key_text",
-    "print_line", "raw_preview", "run", "summary_line", "configure_logging", "AssignmentNews", "close_producer",
+    "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
+    "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_record",
+    "key_text", "open_lines", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
+    "summary_line", "topic_missing", "topic_name",
 ]

@@ -1,7 +1,9 @@
 """Command-line parsing and checked input: a mistake is one line and exit 2, never a usage dump or a traceback."""
 
 import argparse
+import contextlib
 import json
+import sys
 
 
 class UsageError(Exception):
@@ -70,8 +72,18 @@ def json_type(value):
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
+def compact_json(value):
+    """UTF-8 JSON with no spaces: what goes over the wire."""
+    return COMPACT_JSON.encode(value).encode("utf-8")
+
+
 def json_record(text, where):
     """(the JSON object in `text`, its compact UTF-8 bytes), or a UsageError that starts with `where`."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{where}: not UTF-8 text") from None
     try:
         value = json.loads(text, parse_constant=_reject_nan)
     except json.JSONDecodeError as error:
@@ -80,7 +92,7 @@ def json_record(text, where):
         raise UsageError(f"{where}: invalid JSON ({error})") from None
     if not isinstance(value, dict):
         raise UsageError(f"{where}: expected a JSON object {{...}}, got a JSON {json_type(value)}")
-    encoded = COMPACT_JSON.encode(value).encode("utf-8")
+    encoded = compact_json(value)
     if len(encoded) > MAX_RECORD_BYTES:
         raise UsageError(f"{where}: the record is {len(encoded):,} bytes; Kafka accepts at most about 1 MB per "
                          f"record (the broker's message.max.bytes)")
@@ -100,3 +112,17 @@ def decode_json_object(value):
     if not isinstance(data, dict):
         return None, "JSON, but not an object"
     return data, None
+
+
+@contextlib.contextmanager
+def open_lines(path):
+    """The lines of a file, or of standard input for '-', as (where, bytes), read one at a time."""
+    if path == "-":
+        yield ((f"standard input line {n}", line) for n, line in enumerate(sys.stdin.buffer, start=1))
+        return
+    try:
+        file = open(path, "rb")
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    with file:
+        yield ((f"line {n}", line) for n, line in enumerate(file, start=1))
