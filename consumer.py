@@ -58,7 +58,7 @@ def consume(consumer, news, args):
                 last_news = time.monotonic()  # --timeout counts from the last record or assignment
             for partition, records in batch.items():
                 for record in records:
-                    tally.add(record.value, bad=not show(record))
+                    show(record, tally)
                     done[partition] = record.offset + 1  # the next offset to read, once this one is shown
             commit(consumer, done)  # only now is the batch marked as read
             if args.max_messages and tally.records >= args.max_messages:
@@ -84,10 +84,11 @@ def commit(consumer, done):
         done.clear()
 
 
-def show(record):
-    """Print one record; False if it is not a JSON object (it is then shown raw and skipped)."""
+def show(record, tally):
+    """Print one record; one that is not a JSON object is shown raw and counted as bad."""
     where = f"partition {record.partition:<3} offset {record.offset:<8} key {helpers.key_text(record.key):<14}"
     user, problem = helpers.decode_json_object(record.value)
+    tally.add(record.value, bad=bool(problem) and record.value is not None)  # counted before it is shown
     if record.value is None:  # a tombstone: by convention, "the record with this key was deleted"
         helpers.print_line(f"Tombstone      {where} (null value: the record with this key was deleted)")
     elif problem:
@@ -95,7 +96,6 @@ def show(record):
                            f"shown raw: {helpers.raw_preview(record.value)}")
     else:
         helpers.print_line(f"Data Received  {where} {json.dumps(user, ensure_ascii=False)}")
-    return record.value is None or not problem
 
 
 def print_where_the_group_starts(consumer, args):

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+import helpers
 import kafka_settings
 
 DEFAULT_DB = "users.db"
@@ -73,13 +74,13 @@ ON CONFLICT (topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_o
 
 
 def parse_args(argv):
-    parser = kafka_settings.ArgumentParser(
+    parser = helpers.ArgumentParser(
         description="Consume user records and upsert them into a database table, exactly once.")
     kafka_settings.add_connection_arguments(parser)
     parser.add_argument("--db", default=os.environ.get("KIT_DB", DEFAULT_DB), metavar="PATH_OR_URL",
                         help="a SQLite file, or a postgresql://user:password@host:port/dbname URL "
                              "(env KIT_DB, default %(default)s)")
-    parser.add_argument("--max-messages", type=kafka_settings.positive_int, metavar="N",
+    parser.add_argument("--max-messages", type=helpers.positive_int, metavar="N",
                         help="stop after N records")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="stop when no record has arrived for this long")
@@ -291,13 +292,13 @@ def consume_and_store(consumer, connection, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    kafka_settings.configure_logging(args.verbose)
+    helpers.configure_logging(args.verbose)
     # `docker stop` and `kill` send SIGTERM: stop as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         config = {**kafka_settings.connection_settings(args, "kit-store-users"), **CONSUMER_CONFIG}
         connection, description, db_error = open_database(args.db)
-    except (kafka_settings.UsageError, DatabaseError) as error:
+    except (helpers.UsageError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
@@ -310,7 +311,7 @@ def main(argv=None):
         finally:
             consumer.close()
     except KafkaError as error:
-        print(f"error: {kafka_settings.describe_failure(error, args)}", file=sys.stderr)
+        print(f"error: {helpers.describe_failure(error, args)}", file=sys.stderr)
         return 1
     except db_error as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -321,8 +322,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("Stopped by Ctrl-C before reading anything.", file=sys.stderr)
-        sys.exit(130)
+    helpers.run(main, on_ctrl_c="Stopped by Ctrl-C before reading anything.")

@@ -17,7 +17,7 @@ PRODUCER_CONFIG = {
     "acks": "all",  # transactions need every in-sync replica to confirm
     "enable_idempotence": True,  # transactions build on the idempotent producer
     "linger_ms": 20,  # wait up to 20 ms to fill a batch
-    "max_block_ms": 10000,  # how long a transaction step may wait for the broker
+    "max_block_ms": 5000,  # an unknown topic (or a silent broker) fails within 5 s per step
 }
 PROFESSIONS = ["Data Engineer", "Teacher", "Nurse", "Architect", "Chef", "Pilot", "Plumber", "Designer"]
 

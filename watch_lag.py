@@ -18,6 +18,7 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
 
+import helpers
 import kafka_settings
 
 DEFAULT_GROUP = "users-demo"
@@ -26,10 +27,10 @@ SHOW_GROUPS = 10
 
 
 def parse_args(argv):
-    parser = kafka_settings.ArgumentParser(description="Show a consumer group's lag on a topic.")
+    parser = helpers.ArgumentParser(description="Show a consumer group's lag on a topic.")
     kafka_settings.add_connection_arguments(parser)
     parser.add_argument("--group", default=DEFAULT_GROUP, help="consumer group id (default %(default)s)")
-    parser.add_argument("--every", type=kafka_settings.positive_int, metavar="SECONDS",
+    parser.add_argument("--every", type=helpers.positive_int, metavar="SECONDS",
                         help="refresh every SECONDS until Ctrl-C (default: show once and exit)")
     return parser.parse_args(argv)
 
@@ -91,16 +92,16 @@ def render(args, partitions, group, committed, ends):
 
 def main(argv=None):
     args = parse_args(argv)
-    kafka_settings.configure_logging(args.verbose)
+    helpers.configure_logging(args.verbose)
     # `kill` sends SIGTERM: stop as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         admin = KafkaAdminClient(**kafka_settings.connection_settings(args, "kit-watch-lag"))
-    except kafka_settings.UsageError as error:
+    except helpers.UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KafkaError as error:
-        print(f"error: {kafka_settings.describe_failure(error, args)}", file=sys.stderr)
+        print(f"error: {helpers.describe_failure(error, args)}", file=sys.stderr)
         return 1
     try:
         while True:
@@ -120,14 +121,11 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KafkaError as error:
-        print(f"error: {kafka_settings.describe_failure(error, args)}", file=sys.stderr)
+        print(f"error: {helpers.describe_failure(error, args)}", file=sys.stderr)
         return 1
     finally:
         admin.close()
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(0)
+    helpers.run(main, on_ctrl_c=None, ctrl_c_status=0)

@@ -63,9 +63,13 @@ MAX_RECORD_BYTES = 1_000_000
 COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: cheaper in bulk
 
 
+class _NotJson(ValueError):
+    pass
+
+
 def _reject_nan(name):
     """Python's json accepts NaN and Infinity, which are not JSON: other clients could not read them."""
-    raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
+    raise _NotJson(f"{name} is not valid JSON (JSON has no NaN or Infinity)")
 
 
 def json_type(value):
@@ -87,9 +91,9 @@ def json_record(text, where):
     try:
         value = json.loads(text, parse_constant=_reject_nan)
     except json.JSONDecodeError as error:
-        raise UsageError(f"{where}: invalid JSON ({error.msg} at column {error.colno})") from None
-    except ValueError as error:
-        raise UsageError(f"{where}: invalid JSON ({error})") from None
+        raise UsageError(f"{where}: invalid JSON ({error.msg})") from None
+    except _NotJson as error:
+        raise UsageError(f"{where}: {error}") from None
     if not isinstance(value, dict):
         raise UsageError(f"{where}: expected a JSON object {{...}}, got a JSON {json_type(value)}")
     encoded = compact_json(value)

@@ -92,7 +92,8 @@ def run(main, on_ctrl_c="Interrupted.", ctrl_c_status=130):
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print(on_ctrl_c, file=sys.stderr)
+        if on_ctrl_c:
+            print(on_ctrl_c, file=sys.stderr)
         sys.exit(ctrl_c_status)
     except BrokenPipeError:  # output piped into a command that stopped reading, e.g. `| head`
         # Send what Python still flushes at exit nowhere, instead of a second error.

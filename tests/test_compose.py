@@ -68,7 +68,7 @@ def run_the_kit_through_the_host_listener(stack_factory, compose_path):
         host = f"localhost:{stack.port}"
         topic = unique_name("compose")
         results = [run_script("create_topic.py", "--topic", topic, bootstrap=host, timeout=60),
-                   run_script("producer.py", "--topic", topic, "--delivery-timeout", 12, bootstrap=host, timeout=60),
+                   run_script("producer.py", "--topic", topic, bootstrap=host, timeout=60),
                    run_script("consumer.py", "--topic", topic, "--max-messages", 1, "--timeout", 15, bootstrap=host,
                               timeout=60)]
         return stack, results

@@ -12,7 +12,7 @@ import time
 import pytest
 from support import consume_all, create_topic, java_tool, produce_raw, run_script, start_script, unique_name
 
-# The broker throttles producer.py (client id "kit-producer") on the fault stack to this many bytes/s, so
+# The broker throttles bulk_producer.py (client id "kit-bulk-producer") on the fault stack to this many bytes/s, so
 # that `--count 20000` takes several seconds instead of one: a broker restart then lands mid-send.
 PRODUCER_BYTES_PER_SECOND = 100_000
 # ... and consumer.py (client id "kit-consumer") to this many, so that a kill or Ctrl-C lands mid-read.
@@ -32,7 +32,7 @@ def fault_stack(stack_factory):
     """A private single-broker stack that the tests stop and restart at will."""
     # Quotas are measured over a sliding window: a short one throttles evenly instead of in bursts.
     stack = stack_factory.start(extra_properties={"quota.window.num": 2, "quota.window.size.seconds": 1})
-    for client, quota in (("kit-producer", f"producer_byte_rate={PRODUCER_BYTES_PER_SECOND}"),
+    for client, quota in (("kit-bulk-producer", f"producer_byte_rate={PRODUCER_BYTES_PER_SECOND}"),
                           ("kit-consumer", f"consumer_byte_rate={CONSUMER_BYTES_PER_SECOND}")):
         result = java_tool("kafka.admin.ConfigCommand", "--bootstrap-server", stack.bootstrap, "--alter",
                            "--add-config", quota, "--entity-type", "clients", "--entity-name", client)
@@ -74,7 +74,7 @@ def assert_no_traceback(text):
 
 
 # ---------------------------------------------------------------------------------------------------
-# 1. the broker restarts while producer.py --count is sending
+# 1. the broker restarts while bulk_producer.py --count is sending
 
 
 @pytest.mark.slow
@@ -82,7 +82,7 @@ def test_broker_restart_during_bulk_send_delivers_every_record_exactly_once(faul
     stack = fault_stack
     topic = create_topic(stack.bootstrap, unique_name("restart-send"), partitions=3)
     started = time.monotonic()
-    producer = start_script("producer.py", "--topic", topic, "--count", COUNT, bootstrap=stack.bootstrap)
+    producer = start_script("bulk_producer.py", "--topic", topic, "--count", COUNT, bootstrap=stack.bootstrap)
     try:
         before = producer.wait_for(r"^Sending\.\.\.", timeout=30)
         stack.stop_broker(0)
@@ -117,7 +117,7 @@ def test_broker_down_longer_than_delivery_timeout_fails_with_exact_count(fault_s
     stack = fault_stack
     topic = create_topic(stack.bootstrap, unique_name("down-long"), partitions=3)
     started = time.monotonic()
-    producer = start_script("producer.py", "--topic", topic, "--count", COUNT, "--delivery-timeout", 11,
+    producer = start_script("bulk_producer.py", "--topic", topic, "--count", COUNT, "--delivery-timeout", 11,
                             bootstrap=stack.bootstrap)
     try:
         producer.wait_for(r"^Sending\.\.\.", timeout=30)
@@ -315,7 +315,7 @@ def test_ctrl_c_while_consumer_prints_commits_exactly_what_was_shown(fault_stack
 def test_ctrl_c_while_producer_count_is_mid_flight(fault_stack):
     stack = fault_stack
     topic = create_topic(stack.bootstrap, unique_name("ctrl-c-producer"), partitions=3)
-    producer = start_script("producer.py", "--topic", topic, "--count", COUNT, bootstrap=stack.bootstrap)
+    producer = start_script("bulk_producer.py", "--topic", topic, "--count", COUNT, bootstrap=stack.bootstrap)
     try:
         progress = producer.wait_for(r"^Sending\.\.\.", timeout=30)
         code, seconds = interrupt_and_time(producer)

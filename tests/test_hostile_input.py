@@ -37,8 +37,8 @@ BIG_BLOB = "x" * 1_100_000
 
 PRODUCER_CASES = [
     # id, arguments (given tmp_path), phrases the one error line must contain
-    ("invalid-json", lambda p: ["--data", '{"name": "Ana"'], ["--data is not valid JSON"]),
-    ("empty-data", lambda p: ["--data", ""], ["--data is not valid JSON"]),
+    ("invalid-json", lambda p: ["--data", '{"name": "Ana"'], ["--data: invalid JSON"]),
+    ("empty-data", lambda p: ["--data", ""], ["--data: invalid JSON"]),
     ("json-array", lambda p: ["--data", '[{"name": "Ana"}]'], ["--data: expected a JSON object", "got a JSON array"]),
     ("json-number", lambda p: ["--data", "42"], ["--data: expected a JSON object", "got a JSON number"]),
     ("json-string", lambda p: ["--data", '"Ana"'], ["got a JSON string"]),
@@ -61,7 +61,9 @@ PRODUCER_CASES = [
 
 @pytest.mark.parametrize("args, phrases", [case[1:] for case in PRODUCER_CASES], ids=[c[0] for c in PRODUCER_CASES])
 def test_producer_refuses_bad_records_and_sends_nothing(bootstrap, topic, tmp_path, args, phrases):
-    result = run_script("producer.py", "--topic", topic, *args(tmp_path), bootstrap=bootstrap)
+    args = args(tmp_path)
+    script = "bulk_producer.py" if args[0] == "--file" else "producer.py"  # --data is producer.py's
+    result = run_script(script, "--topic", topic, *args, bootstrap=bootstrap)
     one_line_error(result, 2, *phrases, "nothing was sent")
     assert result.stdout == ""
     assert end_offsets(bootstrap, topic) == {0: 0}  # not one record reached the topic
@@ -114,7 +116,7 @@ def test_consumer_warns_about_each_bad_record_and_keeps_printing_good_ones(boots
 # ---------------------------------------------------------------------------------------------------
 # every script: bad addresses, unknown topics, bad counts, unknown flags
 
-SCRIPTS = ["create_topic.py", "producer.py", "consumer.py"]
+SCRIPTS = ["create_topic.py", "producer.py", "consumer.py", "bulk_producer.py", "transactional_producer.py"]
 BAD_ADDRESSES = [
     ("no-port", "localhost", "has no port"),
     ("port-not-a-number", "localhost:abc", "not a number from 1 to 65535"),
@@ -133,11 +135,12 @@ def test_malformed_bootstrap_address_is_a_usage_error(script, address, phrase):
     assert result.seconds < 5, result.seconds
 
 
-@pytest.mark.parametrize("script", ["producer.py", "consumer.py"])
-def test_unknown_topic_is_reported_within_10_seconds(bootstrap, script):
+@pytest.mark.parametrize("script, args", [("producer.py", []), ("consumer.py", []),
+                                          ("bulk_producer.py", ["--count", 5]), ("transactional_producer.py", [])])
+def test_unknown_topic_is_reported_within_10_seconds(bootstrap, script, args):
     missing = unique_name("no-such-topic")
     started = time.monotonic()
-    result = run_script(script, "--topic", missing, bootstrap=bootstrap)
+    result = run_script(script, "--topic", missing, *args, bootstrap=bootstrap)
     seconds = time.monotonic() - started
     one_line_error(result, 1, f"topic '{missing}' does not exist", f"python create_topic.py --topic {missing}")
     assert seconds < 10, seconds
@@ -155,10 +158,11 @@ def end_offsets_topics(bootstrap):
 
 
 COUNT_CASES = [
-    ("producer.py", "--count", "0", "must be at least 1, got 0"),
-    ("producer.py", "--count", "-5", "must be at least 1, got -5"),
-    ("producer.py", "--count", "ten", "'ten' is not a whole number"),
-    ("producer.py", "--delivery-timeout", "5", "--delivery-timeout must be more than 10 seconds"),
+    ("bulk_producer.py", "--count", "0", "must be at least 1, got 0"),
+    ("bulk_producer.py", "--count", "-5", "must be at least 1, got -5"),
+    ("bulk_producer.py", "--count", "ten", "'ten' is not a whole number"),
+    ("bulk_producer.py", "--delivery-timeout", "5", "--delivery-timeout must be more than 10 seconds"),
+    ("transactional_producer.py", "--count", "0", "must be at least 1, got 0"),
     ("consumer.py", "--max-messages", "0", "must be at least 1, got 0"),
     ("consumer.py", "--max-messages", "-1", "must be at least 1, got -1"),
     ("consumer.py", "--timeout", "0", "must be more than 0 seconds"),
@@ -170,7 +174,8 @@ COUNT_CASES = [
 @pytest.mark.parametrize("script, flag, value, phrase", COUNT_CASES,
                          ids=[f"{c[0]}{c[1]}={c[2]}" for c in COUNT_CASES])
 def test_zero_or_negative_counts_are_usage_errors(bootstrap, script, flag, value, phrase):
-    result = run_script(script, f"{flag}={value}", "--topic", "Users", bootstrap=bootstrap)
+    source = ["--count", "5"] if script == "bulk_producer.py" and flag != "--count" else []
+    result = run_script(script, f"{flag}={value}", *source, "--topic", "Users", bootstrap=bootstrap)
     one_line_error(result, 2, phrase)
 
 
@@ -187,11 +192,21 @@ def test_a_broker_limit_below_1_mb_is_reported_not_hidden(bootstrap, tmp_path):
     topic = create_topic(bootstrap, unique_name("small-limit"), configs={"max.message.bytes": "20000"})
     blob = secrets.token_hex(30000)  # random: compression cannot bring it under the limit
     path = write(tmp_path, "one-big.jsonl", json.dumps({"name": "Big", "blob": blob}) + "\n")
-    result = run_script("producer.py", "--topic", topic, "--file", path, bootstrap=bootstrap)
+    result = run_script("bulk_producer.py", "--topic", topic, "--file", path, bootstrap=bootstrap)
     assert result.returncode == 1, result
     assert "Traceback" not in result.stderr, result
     assert "Done:" not in result.stdout
     assert len(result.err_lines) == 1 and result.err_lines[0].startswith("error: "), result
     assert "1 of 1 records were NOT acknowledged" in result.err_lines[0], result
     assert "MESSAGE_SIZE_TOO_LARGE" in result.err_lines[0], result
+    assert end_offsets(bootstrap, topic) == {0: 0}
+
+
+def test_a_broker_limit_below_1_mb_is_reported_by_the_single_record_producer_too(bootstrap):
+    topic = create_topic(bootstrap, unique_name("small-limit"), configs={"max.message.bytes": "20000"})
+    data = json.dumps({"name": "Big", "blob": secrets.token_hex(30000)})
+    result = run_script("producer.py", "--topic", topic, "--data", data, bootstrap=bootstrap)
+    one_line_error(result, 1, "error: the record was NOT acknowledged by the broker", "MESSAGE_SIZE_TOO_LARGE",
+                   "it may or may not be stored")
+    assert result.stdout == ""
     assert end_offsets(bootstrap, topic) == {0: 0}

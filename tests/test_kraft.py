@@ -41,7 +41,7 @@ def test_create_topic_producer_and_consumer_work_unchanged_on_kraft(kraft_kafka)
                      bootstrap=bootstrap)
     assert one.returncode == 0, one
     assert re.match(rf"^Sent  topic {topic}  partition \d +offset 0 +key Ana ", one.lines[0]), one.stdout
-    bulk = run_script("producer.py", "--topic", topic, "--count", 200, bootstrap=bootstrap)
+    bulk = run_script("bulk_producer.py", "--topic", topic, "--count", 200, bootstrap=bootstrap)
     assert bulk.returncode == 0, bulk
     assert f"Done: 200 records acknowledged by the broker (acks=all) on topic '{topic}'." in bulk.lines
 
@@ -65,10 +65,10 @@ def test_transactions_work_on_kraft(kraft_kafka):
     bootstrap = kraft_kafka.bootstrap
     topic = unique_name("kraft-tx")
     assert run_script("create_topic.py", "--topic", topic, bootstrap=bootstrap).returncode == 0
-    aborted = run_script("producer.py", "--topic", topic, "--count", 5, "--transactional", "--abort",
+    aborted = run_script("transactional_producer.py", "--topic", topic, "--count", 5, "--abort",
                          bootstrap=bootstrap)
     assert aborted.returncode == 0, aborted
-    committed = run_script("producer.py", "--topic", topic, "--count", 3, "--transactional", bootstrap=bootstrap)
+    committed = run_script("transactional_producer.py", "--topic", topic, "--count", 3, bootstrap=bootstrap)
     assert committed.returncode == 0, committed
     assert "Transaction committed: read_committed consumers now see the whole batch (3 record(s))." in committed.lines
     seen = run_script("consumer.py", "--topic", topic, "--group", unique_name("tx"), "--read-committed",
@@ -164,7 +164,7 @@ def test_kraft_compose_settings_run_the_three_scripts(compose_kraft):
     created = run_script("create_topic.py", "--topic", topic, "--partitions", 2, bootstrap=bootstrap)
     assert created.returncode == 0, created
     assert "leader broker 1" in created.stdout  # the compose file's node id
-    sent = run_script("producer.py", "--topic", topic, "--count", 50, bootstrap=bootstrap)
+    sent = run_script("bulk_producer.py", "--topic", topic, "--count", 50, bootstrap=bootstrap)
     assert sent.returncode == 0, sent
     got = run_script("consumer.py", "--topic", topic, "--group", unique_name("compose"), "--max-messages", 50,
                      bootstrap=bootstrap)

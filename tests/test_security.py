@@ -131,7 +131,7 @@ def test_right_credentials_the_three_scripts_work_end_to_end(secure, mechanism, 
     assert f"Created topic '{topic}' with 2 partition(s)" in created.stdout
 
     # --verbose turns on kafka-python's DEBUG log, which would show the SASL/PLAIN login request.
-    sent = run_script("producer.py", "--topic", topic, "--count", 50, "--verbose", env=env)
+    sent = run_script("bulk_producer.py", "--topic", topic, "--count", 50, "--verbose", env=env)
     assert sent.returncode == 0, sent.stdout[-2000:] + sent.stderr[-2000:]
     assert re.search(r"^Done: 50 records acknowledged", sent.stdout, re.MULTILINE), sent.stdout
     received = run_script("consumer.py", "--topic", topic, "--group", unique_name("secure"), "--max-messages", 50,

@@ -68,7 +68,7 @@ def create(bootstrap, topic, partitions):
 
 
 def produce_count(bootstrap, topic, count):
-    result = run_script("producer.py", "--topic", topic, "--count", count, bootstrap=bootstrap)
+    result = run_script("bulk_producer.py", "--topic", topic, "--count", count, bootstrap=bootstrap)
     assert result.returncode == 0, result
     assert f"Done: {count:,} records acknowledged by the broker (acks=all) on topic '{topic}'." in result.lines
     return result
@@ -152,7 +152,7 @@ def test_records_with_the_same_key_land_on_one_partition_in_order(bootstrap, tmp
     data = tmp_path / "keyed.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
 
-    sent = run_script("producer.py", "--topic", topic, "--file", data, bootstrap=bootstrap)
+    sent = run_script("bulk_producer.py", "--topic", topic, "--file", data, bootstrap=bootstrap)
     assert sent.returncode == 0, sent
     sent_lines = [line for line in sent.lines if line.startswith("Sent  topic")]
     assert len(sent_lines) == 30

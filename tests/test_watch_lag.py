@@ -15,7 +15,7 @@ def table_rows(text):
 
 def test_lag_after_consuming_40_of_100(bootstrap, topic):
     group = unique_name("lag")
-    assert run_script("producer.py", "--topic", topic, "--count", 100, bootstrap=bootstrap).returncode == 0
+    assert run_script("bulk_producer.py", "--topic", topic, "--count", 100, bootstrap=bootstrap).returncode == 0
     consumed = run_script("consumer.py", "--topic", topic, "--group", group, "--max-messages", 40,
                           bootstrap=bootstrap)
     assert consumed.returncode == 0 and "Reached --max-messages 40." in consumed.stdout, consumed
@@ -31,7 +31,7 @@ def test_lag_after_consuming_40_of_100(bootstrap, topic):
 def test_members_and_refresh_every_second(bootstrap):
     topic = create_topic(bootstrap, unique_name("lag-members"), partitions=2)
     group = unique_name("lag")
-    assert run_script("producer.py", "--topic", topic, "--count", 10, bootstrap=bootstrap).returncode == 0
+    assert run_script("bulk_producer.py", "--topic", topic, "--count", 10, bootstrap=bootstrap).returncode == 0
     consumer = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
     watcher = None
     try:
