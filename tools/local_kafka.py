@@ -253,8 +253,12 @@ def download(jar, jars_dir, progress):
         except (OSError, http.client.HTTPException) as error:
             progress.end()
             proxy = proxy_for(url)
-            via = f" through the proxy {without_credentials(proxy)} (HTTPS_PROXY)" if proxy else ""
-            raise StackError(f"cannot download {shown_url}{via}: {describe_failure(error)}. {NETWORK_HINT}, "
+            if proxy:
+                raise StackError(f"cannot download {shown_url} through the proxy {without_credentials(proxy)} "
+                                 f"(HTTPS_PROXY): {describe_failure(error)}. Check that proxy, or fix or unset "
+                                 f"HTTPS_PROXY (NO_PROXY lists hosts to reach directly), then run the same command "
+                                 f"again") from None
+            raise StackError(f"cannot download {shown_url}: {describe_failure(error)}. {NETWORK_HINT}, "
                              f"then run the same command again") from None
     size = part.stat().st_size
     if size < jar.size:

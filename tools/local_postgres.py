@@ -210,8 +210,8 @@ def check_reachable(path, account):
         mode = folder.stat().st_mode
         if not mode & 0o001 and folder.stat().st_uid != account[1]:
             raise StackError(f"the '{account[0]}' account that runs PostgreSQL cannot enter {folder} "
-                             f"(mode {oct(mode & 0o777)}); keep the cache in a folder all users can read "
-                             f"(LOCAL_KAFKA_CACHE)")
+                             f"(mode {oct(mode & 0o777)}); use folders all users can enter for --dir and "
+                             f"for the binaries (LOCAL_KAFKA_CACHE)")
 
 
 # --------------------------------------------------------------------------
@@ -334,6 +334,7 @@ class LocalPostgres:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if account:
             check_reachable(self.binaries.bin_dir, account)
+            check_reachable(self.state_dir.parent, account)
             os.chown(self.state_dir, account[1], account[2])
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(account)
