@@ -823,8 +823,8 @@ class LocalKafka:
         if zk_running and not brokers_down:
             return False
         if not zk_running:
+            java_command()  # before a download that would be of no use without Java
             fetch_jars(jars_dir=self.jars_dir)
-            java_command()
             self._check_ports_free()
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._save_ports()
@@ -1014,8 +1014,8 @@ class LocalKafkaKRaft(LocalKafka):
     def start(self):
         if self.broker_pid(0):
             return False
-        fetch_jars(KRAFT_SET, jars_dir=self.jars_dir)
         java_command()
+        fetch_jars(KRAFT_SET, jars_dir=self.jars_dir)
         self._check_ports_free()
         self._save_ports()
         process, log_file = self.start_broker(0)

@@ -258,7 +258,6 @@ class LocalPostgres:
             saved = json.loads(self.settings_file.read_text())
         except (OSError, ValueError):
             return
-        self.saved = saved
         if self._alive(saved.get("pid")):
             self.port = saved["port"]
             self.logical = saved["logical"]
