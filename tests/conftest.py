@@ -11,10 +11,11 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import time
 
 import pytest
-from support import create_topic, local_kafka, unique_name
+from support import PG_PASSWORD, create_topic, local_kafka, local_postgres, unique_name
 
 STACK_LOG_LINES = ("Kafka version", "started (kafka.server.KafkaServer)", "shut down completed",
                    "binding to port", "Shutting down", "Snapshot loaded", "Server environment:zookeeper.version")
@@ -54,18 +55,12 @@ def external_broker():
 
 
 def pytest_sessionstart(session):
-    killed = local_kafka.kill_stray_processes()
+    killed = local_kafka.kill_stray_processes() + local_postgres.kill_stray_servers()
     if killed:
-        say(f"killed {len(killed)} java process(es) left behind by an earlier, interrupted test run: {killed}")
-    missing = []
+        say(f"killed {len(killed)} process(es) left behind by an earlier, interrupted test run: {killed}")
     if shutil.which("java") is None:
-        missing.append("Java 17+ (e.g. 'apt-get install openjdk-17-jre-headless' or 'brew install openjdk@17')")
-    if not local_kafka.jars_present() and shutil.which("mvn") is None:
-        missing.append("Maven (e.g. 'apt-get install maven' or 'brew install maven')")
-    if missing:
-        pytest.exit("The tests need a real Kafka broker. Either start one ('docker compose up -d', then "
-                    "export KAFKA_BOOTSTRAP_SERVERS=localhost:9092) or install " + " and ".join(missing)
-                    + " so the tests can start their own.", returncode=4)
+        pytest.exit("The tests start real Kafka brokers, which need Java: install Java 17+ (e.g. 'apt-get install "
+                    "openjdk-17-jre-headless' or 'brew install openjdk@17'), then run the tests again.", returncode=4)
     try:
         local_kafka.fetch_jars()
     except local_kafka.StackError as error:
@@ -179,3 +174,47 @@ def topic(bootstrap, request):
     """A fresh one-partition topic for this test alone."""
     name = unique_name(request.node.name.split("[")[0][:40].replace("_", "-"))
     return create_topic(bootstrap, name)
+
+
+class PostgresServers:
+    """Private PostgreSQL servers, one per kind of binaries, each started when a test first needs it.
+
+    'machine' is the server installed on this machine (Maven Central's when there is none);
+    'maven-central' always runs the binaries tools/local_postgres.py downloads from Maven Central.
+    """
+
+    def __init__(self):
+        self.servers = {}
+
+    def url(self, kind):
+        if kind not in self.servers:
+            choice = "maven" if kind == "maven-central" else None
+            binaries = local_postgres.find_binaries(choice, quiet=True)
+            server = local_postgres.LocalPostgres(tempfile.mkdtemp(prefix="kit-pg-"), port=local_kafka.free_port(),
+                                                  password=PG_PASSWORD, owner_pid=os.getpid(), binaries=binaries)
+            self.servers[kind] = server
+            started = time.monotonic()
+            server.start()
+            say(f"started {binaries.describe()} at 127.0.0.1:{server.port} for '{kind}' "
+                f"in {time.monotonic() - started:.1f}s ({server.state_dir})")
+        return self.servers[kind].url
+
+    def stop_all(self):
+        for kind, server in self.servers.items():
+            server.stop(clean=True)
+            say(f"stopped PostgreSQL '{kind}' at 127.0.0.1:{server.port}")
+
+
+@pytest.fixture(scope="session")
+def postgres_servers():
+    servers = PostgresServers()
+    yield servers
+    servers.stop_all()
+
+
+@pytest.fixture(params=["machine", "maven-central"])
+def postgres(request, postgres_servers):
+    """The URL (with a password, which must never be printed) of a private PostgreSQL server."""
+    import psycopg  # noqa: F401  (fail early and clearly if the driver is missing)
+
+    return postgres_servers.url(request.param)

@@ -18,6 +18,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 
 import local_kafka  # noqa: E402
+import local_postgres  # noqa: E402, F401  (for conftest.py and the tests)
+
+# The password of the tests' PostgreSQL servers: no output of the kit may ever show it.
+PG_PASSWORD = "kit-pg-secret-42"
 
 # Variables that would point a script somewhere other than the broker under test.
 KAFKA_ENV_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",

@@ -33,11 +33,8 @@ def write_properties(path, pairs):
 
 @pytest.fixture(scope="module")
 def connect_jars():
-    """A jar cache fetched before connect-file was added to tools/pom.xml lacks it: fetch again."""
-    if not list(local_kafka.JARS_DIR.glob("connect-file-*.jar")):
-        done = subprocess.run(["mvn", "-B", "-q", "-f", str(local_kafka.POM), "dependency:copy-dependencies"],
-                              capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:]
+    """Kafka Connect's jars are part of the locked 3.9.2 set: the session start fetched whatever was missing."""
+    local_kafka.fetch_jars(quiet=True)
     assert list(local_kafka.JARS_DIR.glob("connect-file-3.9.2.jar"))
     assert list(local_kafka.JARS_DIR.glob("connect-runtime-3.9.2.jar"))
 

@@ -1,71 +1,28 @@
 """store_users.py: users from the topic into a database table, exactly once, even across kill -9.
 
-Both databases are real: SQLite (a file) and a private PostgreSQL server started
-from the Debian `postgresql` package's binaries on a free port in a temp dir.
+Both databases are real: SQLite (a file) and private PostgreSQL servers (conftest.py's
+postgres_servers, from tools/local_postgres.py) on free ports in temp dirs: the machine's
+own PostgreSQL and the server binaries from Maven Central.
 """
 
-import glob
-import os
-import pwd
 import re
-import shutil
 import signal
 import sqlite3
-import subprocess
-import tempfile
 import time
 
 import pytest
-from support import create_topic, end_offsets, local_kafka, produce_raw, run_script, start_script, unique_name
+from support import (
+    PG_PASSWORD,
+    create_topic,
+    end_offsets,
+    local_kafka,
+    produce_raw,
+    run_script,
+    start_script,
+    unique_name,
+)
 
-PG_PASSWORD = "kit-pg-secret-42"
 USERS = 20000
-
-
-def pg_tool(name):
-    """The PostgreSQL server binaries are not on PATH on Debian: /usr/lib/postgresql/<version>/bin."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
-    if found:
-        return found[-1]
-    if shutil.which(name):
-        return shutil.which(name)
-    pytest.fail(f"PostgreSQL's '{name}' is not installed: apt-get install postgresql")
-
-
-def run_as_server_user(command, **kwargs):
-    """initdb and postgres refuse to run as root: as root, run them as the 'postgres' user."""
-    if os.geteuid() == 0:
-        kwargs["user"] = "postgres"
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A private PostgreSQL server; yields its URL (with a password, which must never be printed)."""
-    import psycopg  # noqa: F401  (fail early and clearly if the driver is missing)
-
-    directory = tempfile.mkdtemp(prefix="kit-pg-")
-    if os.geteuid() == 0:
-        account = pwd.getpwnam("postgres")
-        os.chown(directory, account.pw_uid, account.pw_gid)
-    data = os.path.join(directory, "data")
-    pwfile = os.path.join(directory, "pw")
-    with open(pwfile, "w") as file:
-        file.write(PG_PASSWORD + "\n")
-    os.chmod(pwfile, 0o644)
-    done = run_as_server_user([pg_tool("initdb"), "-D", data, "-U", "kit", "--pwfile", pwfile,
-                               "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync"])
-    assert done.returncode == 0, done.stderr
-    port = local_kafka.free_port()
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
-    started = run_as_server_user([pg_tool("pg_ctl"), "-D", data, "-l", os.path.join(directory, "server.log"),
-                                  "-o", options, "-w", "-t", "60", "start"])
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield f"postgresql://kit:{PG_PASSWORD}@127.0.0.1:{port}/postgres"
-    finally:
-        run_as_server_user([pg_tool("pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"])
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 class Table:
@@ -95,12 +52,13 @@ class Table:
         self.query("DROP TABLE IF EXISTS kafka_offsets", fetch=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql-machine", "postgresql-maven-central"])
 def database(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "users.db")
         return
-    url = request.getfixturevalue("postgres")
+    # Servers from conftest.py: the machine's PostgreSQL and the one from Maven Central (tools/local_postgres.py).
+    url = request.getfixturevalue("postgres_servers").url(request.param[len("postgresql-"):])
     Table(url).drop()
     yield url
     Table(url).drop()

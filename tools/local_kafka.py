@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Run a real Apache Kafka 3.9.2 broker and its ZooKeeper without Docker.
 
-The jars come from Maven Central (see tools/pom.xml); the servers run as
-plain `java` processes in the background, each with its own data dir, log file
-and pid file under the state directory (default: .local-kafka/ at the repo root).
+The servers run as plain `java` processes in the background, each with its own
+data dir, log file and pid file under the state directory (default: .local-kafka/
+at the repo root).
 
     python tools/local_kafka.py fetch            # download the jars (once)
     python tools/local_kafka.py start            # ZooKeeper on 2181, Kafka on 9092
@@ -13,26 +13,40 @@ and pid file under the state directory (default: .local-kafka/ at the repo root)
     python tools/local_kafka.py status
     python tools/local_kafka.py stop [--clean]   # --clean also deletes the data
 
-Only the Python standard library is used, so a learner needs nothing but Java
-17+ and Maven. The test suite imports this module to run its own stacks.
+The jars come from Maven Central over HTTPS, each checked against its size and
+sha256 in tools/jars.lock, into tools/.kafka-jars/ (env LOCAL_KAFKA_CACHE moves it;
+LOCAL_KAFKA_MAVEN_REPO names a mirror instead of https://repo1.maven.org/maven2;
+HTTPS_PROXY and NO_PROXY are honoured). Only the Python standard library is used,
+so a learner needs nothing but Java 17+. The test suite imports this module to run
+its own stacks.
+
+For maintainers: the poms in tools/ (pom.xml for Kafka 3.9.2, pom-kraft.xml for
+4.1.0, pom-postgres.xml for tools/local_postgres.py; see JAR_SETS) are the source of
+truth. After changing one, `python tools/local_kafka.py lock` resolves them with
+Maven and rewrites tools/jars.lock; only that command needs Maven.
 """
 
 import argparse
+import hashlib
+import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 TOOLS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TOOLS_DIR.parent
-POM = TOOLS_DIR / "pom.xml"
 KAFKA_VERSION = "3.9.2"
-JARS_DIR = TOOLS_DIR / ".kafka-jars" / KAFKA_VERSION
 DEFAULT_STATE_DIR = REPO_DIR / ".local-kafka"
 
 ZOOKEEPER_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -56,36 +70,298 @@ class StackError(Exception):
 
 
 # --------------------------------------------------------------------------
-# jars
+# jars: pinned in tools/jars.lock, downloaded from Maven Central with the standard library
+
+LOCK_FILE = TOOLS_DIR / "jars.lock"
+CACHE_DIR = Path(os.environ.get("LOCAL_KAFKA_CACHE") or TOOLS_DIR / ".kafka-jars")
+DEFAULT_MAVEN_REPO = "https://repo1.maven.org/maven2"
+
+# Each set of jars: its name in tools/jars.lock -> (the pom it is locked from, its folder in CACHE_DIR).
+# The poms are the source of truth; `python tools/local_kafka.py lock` rewrites jars.lock from them.
+JAR_SETS = {
+    "kafka-3.9.2": ("pom.xml", "3.9.2"),
+    "kafka-4.1.0": ("pom-kraft.xml", "4.1.0"),
+    "postgres-17.11.0": ("pom-postgres.xml", "postgres-17.11.0"),  # server binaries for tools/local_postgres.py
+}
+KAFKA_SET = "kafka-3.9.2"
+JARS_DIR = CACHE_DIR / JAR_SETS[KAFKA_SET][1]
+
+DOWNLOAD_TIMEOUT_S = 30
+CHUNK_BYTES = 256 * 1024
+NETWORK_HINT = "Check the internet connection; behind a proxy, set HTTPS_PROXY (e.g. http://proxy.example:3128)"
 
 
-def jars_present(jars_dir=JARS_DIR):
-    # connect-file came later than the broker jars: an older cache without it is fetched again.
-    return jars_dir.is_dir() and any(jars_dir.glob("kafka_2.13-*.jar")) and any(jars_dir.glob("connect-file-*.jar"))
+class LockedJar:
+    """One line of tools/jars.lock: a file in a Maven repository, with its size and sha256."""
+
+    def __init__(self, jar_set, path, sha256, size):
+        self.jar_set = jar_set
+        self.path = path
+        self.sha256 = sha256
+        self.size = size
+
+    @property
+    def name(self):
+        return self.path.rsplit("/", 1)[-1]
 
 
-def fetch_jars(quiet=False, pom=POM, jars_dir=JARS_DIR):
-    """Download the broker, ZooKeeper and tool jars with Maven (a no-op when cached)."""
-    if jars_present(jars_dir):
+def set_dir(jar_set):
+    return CACHE_DIR / JAR_SETS[jar_set][1]
+
+
+def locked_jars(jar_set, lock_file=LOCK_FILE):
+    """The jars that tools/jars.lock pins for one set."""
+    try:
+        text = Path(lock_file).read_text(encoding="utf-8")
+    except OSError as error:
+        raise StackError(f"cannot read {shown_path(lock_file)} ({error.strerror}); it comes with the kit: "
+                         f"restore it with 'git checkout -- tools/jars.lock'") from None
+    jars = []
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) != 4 or not fields[3].isdigit() or len(fields[2]) != 64:
+            raise StackError(f"{shown_path(lock_file)} line {number} is not 'set path sha256 size'; "
+                             f"restore it with 'git checkout -- tools/jars.lock'")
+        if fields[0] == jar_set:
+            jars.append(LockedJar(fields[0], fields[1], fields[2].lower(), int(fields[3])))
+    if not jars:
+        raise StackError(f"{shown_path(lock_file)} lists no jars for '{jar_set}'; "
+                         f"regenerate it with 'python tools/local_kafka.py lock' (needs Maven)")
+    return jars
+
+
+def jar_is_complete(path, jar):
+    """A jar only gets its final name after its sha256 matched, so the size is enough of a check here."""
+    try:
+        return path.stat().st_size == jar.size
+    except OSError:
+        return False
+
+
+def jars_present(jar_set=KAFKA_SET, jars_dir=None, wanted=None):
+    jars_dir = Path(jars_dir or set_dir(jar_set))
+    jars = [jar for jar in locked_jars(jar_set) if wanted is None or wanted(jar)]
+    return all(jar_is_complete(jars_dir / jar.name, jar) for jar in jars)
+
+
+def maven_repo():
+    return (os.environ.get("LOCAL_KAFKA_MAVEN_REPO") or DEFAULT_MAVEN_REPO).rstrip("/")
+
+
+def without_credentials(url):
+    """A URL as it may be shown: user:password@ removed."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def proxy_for(url):
+    """The proxy urllib sends this URL through (from HTTPS_PROXY and friends), or None."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        return proxy
+    return None
+
+
+def describe_failure(error):
+    """'Connection refused' rather than '<urlopen error [Errno 111] Connection refused>'."""
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason) or type(reason).__name__
+
+
+def count(items, noun):
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def megabytes(size):
+    return f"{size / 1e6:.1f} MB"
+
+
+class Progress:
+    """'12.3 of 118.0 MB': in place on a terminal, a line at each quarter otherwise."""
+
+    def __init__(self, total, stream=None, quiet=False):
+        self.total = total
+        self.done = 0
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.in_place = not quiet and self.stream.isatty()
+        self.quarters_shown = 0
+        self.last_shown = 0.0
+
+    def add(self, size):
+        self.done += size
+        if self.quiet:
+            return
+        line = f"  {self.done / 1e6:6.1f} of {megabytes(self.total)}"
+        if self.in_place:
+            if time.monotonic() - self.last_shown >= 0.1 or self.done >= self.total:
+                self.stream.write("\r" + line)
+                self.stream.flush()
+                self.last_shown = time.monotonic()
+            return
+        quarters = min(4, int(4 * self.done / self.total)) if self.total else 4
+        if quarters > self.quarters_shown:
+            self.quarters_shown = quarters
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def end(self):
+        """Leave the in-place line before anything else is printed."""
+        if self.in_place:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.in_place = False
+
+
+def download(jar, jars_dir, progress):
+    """Fetch one locked file to NAME.part, check its size and sha256, then give it its name."""
+    url = f"{maven_repo()}/{jar.path}"
+    shown_url = without_credentials(url)
+    part = jars_dir / (jar.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    if have > jar.size:
+        part.unlink()
+        have = 0
+    progress.add(have)
+    if have < jar.size:
+        request = urllib.request.Request(url, headers={"User-Agent": "kafka-kit-local-kafka"})
+        if have:
+            request.add_header("Range", f"bytes={have}-")  # an interrupted download resumes
+        try:
+            with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
+                if have and response.status != 206:  # the server sends the whole file again
+                    progress.add(-have)
+                    have = 0
+                with open(part, "ab" if have else "wb") as out:
+                    while True:
+                        chunk = response.read(CHUNK_BYTES)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        progress.add(len(chunk))
+        except urllib.error.HTTPError as error:
+            progress.end()
+            raise StackError(f"cannot download {shown_url}: HTTP {error.code} {error.reason}. "
+                             f"Check LOCAL_KAFKA_MAVEN_REPO if you set it, or try again later") from None
+        except (OSError, http.client.HTTPException) as error:
+            progress.end()
+            proxy = proxy_for(url)
+            if proxy:
+                raise StackError(f"cannot download {shown_url} through the proxy {without_credentials(proxy)} "
+                                 f"(HTTPS_PROXY): {describe_failure(error)}. Check that proxy, or fix or unset "
+                                 f"HTTPS_PROXY (NO_PROXY lists hosts to reach directly), then run the same command "
+                                 f"again") from None
+            raise StackError(f"cannot download {shown_url}: {describe_failure(error)}. {NETWORK_HINT}, "
+                             f"then run the same command again") from None
+    size = part.stat().st_size
+    if size < jar.size:
+        progress.end()
+        raise StackError(f"the download of {jar.name} stopped after {size} of {jar.size} bytes "
+                         f"(from {shown_url}); run the same command again to resume it")
+    digest = hashlib.sha256()
+    with open(part, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    if size != jar.size or digest.hexdigest() != jar.sha256:
+        part.unlink()
+        progress.end()
+        raise StackError(f"{jar.name} from {shown_url} does not match its size and sha256 in "
+                         f"{shown_path(LOCK_FILE)}: deleted it. Run the same command again; if it happens again, "
+                         f"the repository (LOCAL_KAFKA_MAVEN_REPO) or a proxy changes the file")
+    os.replace(part, jars_dir / jar.name)
+
+
+def fetch_jars(jar_set=KAFKA_SET, quiet=False, jars_dir=None, wanted=None):
+    """Download the jars of one set that are not in the cache yet (a no-op when all are). Returns their folder.
+
+    wanted: a filter on the set's LockedJars, for sets of which a machine needs only a part.
+    """
+    jars_dir = Path(jars_dir or set_dir(jar_set))
+    every_jar = locked_jars(jar_set)
+    jars = [jar for jar in every_jar if wanted is None or wanted(jar)]
+    missing = [jar for jar in jars if not jar_is_complete(jars_dir / jar.name, jar)]
+    if jars_dir.is_dir():
+        # Jars of an older lock would still be on the classpath (folder/*): remove them.
+        locked_names = {jar.name for jar in every_jar}
+        for old in jars_dir.glob("*.jar"):
+            if old.name not in locked_names:
+                old.unlink()
+    if not missing:
         return jars_dir
+    jars_dir.mkdir(parents=True, exist_ok=True)
+    total = sum(jar.size for jar in missing)
+    if not quiet:
+        what = f"{count(missing, 'file')}" if len(missing) == len(jars) else f"{count(missing, 'missing file')}"
+        print(f"Fetching {jar_set}: {what}, {megabytes(total)}, from {without_credentials(maven_repo())} "
+              f"into {shown_path(jars_dir)}", flush=True)
+    started = time.monotonic()
+    progress = Progress(total, quiet=quiet)
+    for jar in missing:
+        download(jar, jars_dir, progress)
+    progress.end()
+    if not quiet:
+        print(f"Fetched {count(missing, 'file')} ({megabytes(total)}) in {time.monotonic() - started:.1f}s, "
+              f"each checked against {shown_path(LOCK_FILE)}", flush=True)
+    return jars_dir
+
+
+# The maintainer's side: tools/jars.lock from the poms, with Maven.
+
+LOCK_HEADER = """\
+# The files tools/local_kafka.py downloads from Maven Central, pinned: set, path in the
+# repository, sha256, size in bytes. Generated from the poms in tools/ (JAR_SETS in
+# tools/local_kafka.py) by `python tools/local_kafka.py lock`, which needs Maven; do not edit.
+"""
+
+# "   group:artifact:type[:classifier]:version:scope:/path/in/the/local/repository.jar -- module x"
+DEPENDENCY_LINE = re.compile(r"^\s+([^:\s]+):([^:\s]+):[^\s]*?:([^:\s]+):(?:compile|runtime|system|provided):"
+                             r"(.+?\.jar)(?:\s+--.*)?$")
+
+
+def resolved_jars(mvn, pom):
+    """(repository path, local file) of every runtime jar of a pom, as Maven resolves them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "dependencies.txt"
+        result = subprocess.run(
+            [mvn, "-B", "-q", "-f", str(pom), "dependency:list", "-DincludeScope=runtime",
+             "-DoutputAbsoluteArtifactFilename=true", f"-DoutputFile={listing}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        if result.returncode != 0 or not listing.exists():
+            tail = "\n".join(result.stdout.strip().splitlines()[-15:])
+            raise StackError(f"Maven could not resolve {pom.name} (exit {result.returncode}):\n{tail}")
+        lines = listing.read_text().splitlines()
+    found = []
+    for line in lines:
+        match = DEPENDENCY_LINE.match(line)
+        if match:
+            group, artifact, version, local_file = match.groups()
+            local_file = Path(local_file)
+            found.append((f"{group.replace('.', '/')}/{artifact}/{version}/{local_file.name}", local_file))
+    return sorted(found)
+
+
+def write_lock(lock_file=LOCK_FILE):
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise StackError(
-            "Maven ('mvn') is not installed; it downloads the Kafka jars. "
-            "Install Maven (e.g. 'apt-get install maven' or 'brew install maven'), or use Docker instead."
-        )
-    if not quiet:
-        print(f"Fetching Apache Kafka jars with Maven into {jars_dir} ...", flush=True)
-    result = subprocess.run(
-        [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    if result.returncode != 0 or not jars_present(jars_dir):
-        tail = "\n".join(result.stdout.strip().splitlines()[-15:])
-        raise StackError(f"Maven could not fetch the Kafka jars (exit {result.returncode}):\n{tail}")
-    return jars_dir
+        raise StackError("the lock command needs Maven ('mvn'), to resolve the poms; learners never need it")
+    rows = []
+    for jar_set, (pom, _folder) in JAR_SETS.items():
+        for path, local_file in resolved_jars(mvn, TOOLS_DIR / pom):
+            data = local_file.read_bytes()
+            rows.append((jar_set, path, hashlib.sha256(data).hexdigest(), str(len(data))))
+    set_width = max(len(row[0]) for row in rows)
+    path_width = max(len(row[1]) for row in rows)
+    lines = [f"{s:<{set_width}}  {p:<{path_width}}  {sha}  {size}" for s, p, sha, size in rows]
+    Path(lock_file).write_text(LOCK_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return {jar_set: sum(1 for row in rows if row[0] == jar_set) for jar_set in JAR_SETS}
 
 
 def java_command():
@@ -547,8 +823,8 @@ class LocalKafka:
         if zk_running and not brokers_down:
             return False
         if not zk_running:
+            java_command()  # before a download that would be of no use without Java
             fetch_jars(jars_dir=self.jars_dir)
-            java_command()
             self._check_ports_free()
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._save_ports()
@@ -596,8 +872,8 @@ class LocalKafka:
 # KRaft: Kafka 4.x, which runs without ZooKeeper
 
 KRAFT_VERSION = "4.1.0"  # keep equal to tools/pom-kraft.xml and docker-compose.kraft.yml's image tag
-KRAFT_POM = TOOLS_DIR / "pom-kraft.xml"
-KRAFT_JARS_DIR = TOOLS_DIR / ".kafka-jars" / KRAFT_VERSION
+KRAFT_SET = "kafka-4.1.0"
+KRAFT_JARS_DIR = set_dir(KRAFT_SET)
 STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
 
 # Kafka 4 logs through Log4j 2, which reads its own configuration format.
@@ -738,8 +1014,8 @@ class LocalKafkaKRaft(LocalKafka):
     def start(self):
         if self.broker_pid(0):
             return False
-        fetch_jars(pom=KRAFT_POM, jars_dir=self.jars_dir)
         java_command()
+        fetch_jars(KRAFT_SET, jars_dir=self.jars_dir)
         self._check_ports_free()
         self._save_ports()
         process, log_file = self.start_broker(0)
@@ -765,7 +1041,7 @@ def parse_args(argv):
     parser.add_argument("--dir", default=os.environ.get("LOCAL_KAFKA_DIR", str(DEFAULT_STATE_DIR)),
                         help="state directory for data, logs and pid files (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
-    fetch = sub.add_parser("fetch", help="download the Kafka jars with Maven")
+    fetch = sub.add_parser("fetch", help="download the Kafka jars from Maven Central (only the missing ones)")
     fetch.add_argument("--kraft", action="store_true", help=f"the Kafka {KRAFT_VERSION} jars for --kraft")
     start = sub.add_parser("start", help="start ZooKeeper and Kafka in the background")
     start.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)),
@@ -786,6 +1062,7 @@ def parse_args(argv):
     stop.add_argument("--broker", type=int, metavar="ID",
                       help="stop only this broker (0, 1, 2); the rest keep running. 'start' brings it back")
     sub.add_parser("status", help="say what runs where")
+    sub.add_parser("lock", help="for maintainers: rewrite tools/jars.lock from the poms (needs Maven)")
     return parser.parse_args(argv)
 
 
@@ -794,9 +1071,13 @@ def main(argv=None):
     try:
         if args.command == "fetch":
             if args.kraft:
-                print(f"Kafka {KRAFT_VERSION} jars in {fetch_jars(pom=KRAFT_POM, jars_dir=KRAFT_JARS_DIR)}")
+                print(f"Kafka {KRAFT_VERSION} jars in {shown_path(fetch_jars(KRAFT_SET))}")
                 return 0
-            print(f"Kafka {KAFKA_VERSION} jars in {fetch_jars()}")
+            print(f"Kafka {KAFKA_VERSION} jars in {shown_path(fetch_jars())}")
+            return 0
+        if args.command == "lock":
+            counts = write_lock()
+            print(f"Wrote {shown_path(LOCK_FILE)}: " + ", ".join(f"{n} files of {s}" for s, n in counts.items()))
             return 0
         if args.command == "status":
             stack = open_stack(args.dir)
