@@ -115,16 +115,11 @@ def test_file_to_topic_to_consumer_and_back_to_file(connect_jars, bootstrap, top
 
 
 def compose_connect_service():
-    """The connect service of docker-compose.yml, or of the snippet in docs/ until it is merged there."""
+    """The connect service of docker-compose.yml (behind its `connect` profile)."""
     import yaml
 
-    for path in (REPO / "docker-compose.yml", REPO / "docs" / "compose-connect.yml"):
-        if path.exists():
-            services = yaml.safe_load(path.read_text())
-            services = services.get("services", services)
-            if "connect" in services:
-                return path, services["connect"]
-    raise AssertionError("no connect service in docker-compose.yml or docs/compose-connect.yml")
+    path = REPO / "docker-compose.yml"
+    return path, yaml.safe_load(path.read_text())["services"]["connect"]
 
 
 def worker_properties_from_env(environment):

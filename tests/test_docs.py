@@ -1,0 +1,19 @@
+"""Every command shown on every page (README.md and the chapters in docs/) runs as written, and prints
+what the page shows. The rules a page follows are in tests/docs_replay.py."""
+
+import pytest
+from conftest import free_port_block, say
+from docs_replay import Replay
+from support import REPO, script_env
+
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_every_command_on_the_page_runs_and_prints_what_the_page_shows(page, tmp_path):
+    replay = Replay(page, tmp_path, free_port_block, script_env(None))
+    ran = replay.run_page()
+    elsewhere = sorted(set(replay.proven_elsewhere))
+    say(f"docs: {page.relative_to(REPO)}: {ran} commands run, {len(replay.proven_elsewhere)} block(s) proven "
+        f"by other tests ({', '.join(elsewhere) or 'none'})")
+    assert ran > 0, f"{page.name} shows no command that runs"
