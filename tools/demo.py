@@ -49,7 +49,8 @@ def main():
     try:
         import kafka  # noqa: F401
     except ImportError:
-        print("kafka-python is not installed: run 'pip install -r requirements.txt' first.")
+        print("kafka-python is not installed here: run the Quick start in README.md, or this file with "
+              ".venv/bin/python (the environment it made).")
         return 1
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"localhost:{LOCAL_PORT}")
     stop_hint = None
