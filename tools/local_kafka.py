@@ -483,12 +483,15 @@ def read_pid(pid_file):
     return None
 
 
-def stray_processes():
-    """Java processes started by a test run whose pytest process has died."""
+JAVA_OWNER_FLAG = f"-D{OWNER_PROPERTY}=".encode()
+
+
+def orphans(owner_flag=JAVA_OWNER_FLAG):
+    """Processes whose command line names an owner (`owner_flag` + its pid) that has died: what a killed
+    test run left behind. Java carries -Dkafka.kit.owner=PID; local_postgres.py passes its own flag."""
     found = []
     if not Path("/proc").is_dir():
         return found
-    owner_flag = f"-D{OWNER_PROPERTY}=".encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -501,9 +504,14 @@ def stray_processes():
     return found
 
 
-def kill_stray_processes():
-    """Kill what an earlier, killed test run left behind. Returns their pids."""
-    pids = stray_processes()
+def stray_processes():
+    """Java processes started by a test run whose pytest process has died."""
+    return orphans()
+
+
+def kill_stray_processes(pids=None):
+    """Kill what an earlier, killed test run left behind (by default its java processes). Returns the pids."""
+    pids = stray_processes() if pids is None else pids
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)

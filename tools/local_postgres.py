@@ -416,31 +416,12 @@ def stop_server(pid, timeout=STOP_TIMEOUT_S):
 
 
 def stray_servers():
-    """Servers started for a process (a test run) that has died since."""
-    found = []
-    if not Path("/proc").is_dir():
-        return found
-    flag = f"cluster_name={MARKER}-".encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        for arg in local_kafka.process_cmdline(int(proc.name)):
-            if arg.startswith(flag):
-                owner = int(arg[len(flag):] or 0)
-                if owner and not pid_alive(owner):
-                    found.append(int(proc.name))
-                break
-    return found
+    """PostgreSQL servers started by a test run whose owner process has died."""
+    return local_kafka.orphans(f"cluster_name={MARKER}-".encode())
 
 
 def kill_stray_servers():
-    pids = stray_servers()
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return pids
+    return local_kafka.kill_stray_processes(stray_servers())
 
 
 # --------------------------------------------------------------------------
