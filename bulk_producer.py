@@ -190,7 +190,7 @@ class Deliveries:
 def parse_args(argv):
     parser = helpers.ArgumentParser(description="Send many JSON user records to a Kafka topic.")
     kafka_settings.add_connection_arguments(parser)
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--count", type=helpers.positive_int, metavar="N", help="send N generated users")
     source.add_argument("--file", metavar="PATH",
                         help="a JSON-lines file, one object per line, checked whole before sending; '-' reads "
@@ -199,6 +199,8 @@ def parse_args(argv):
                         help="give up on a record the broker has not acknowledged after this long "
                              "(default %(default)s)")
     args = parser.parse_args(argv)
+    if args.count is None and args.file is None:
+        parser.error("say what to send: --count N or --file PATH ('-' for standard input)")
     if args.delivery_timeout * 1000 <= PRODUCER_CONFIG["request_timeout_ms"] + PRODUCER_CONFIG["linger_ms"]:
         parser.error("--delivery-timeout must be more than 10 seconds (one request may take 10 s)")
     return args
