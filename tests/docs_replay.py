@@ -93,7 +93,10 @@ def steps(block):
 
 def uses_shell_syntax(command):
     """True for `a | b`, `a > file`, `a; b` and the like; quoted characters do not count."""
-    words = shlex.shlex(command, posix=True, punctuation_chars=True)
+    try:
+        words = list(shlex.shlex(command, posix=True, punctuation_chars=True))
+    except ValueError:  # unbalanced quotes: left to shlex.split to report
+        return False
     return any(word and set(word) <= set("();<>|&") for word in words)
 
 
