@@ -7,6 +7,8 @@ How a page is read (README.md and every chapter in docs/ follow these rules):
     <!-- terminal 2 -->   the block belongs to terminal 2 (default: terminal 1)
     <!-- any order -->    the block's output lines may come in any order (records of several partitions)
 - In expected output, a line `...` stands for any number of lines.
+- A command is run without a shell, unless it uses shell syntax outside quotes (a pipe `|`, a
+  redirection `>`, `;`, ...): then it runs in `bash -o pipefail -c`, with `python` meaning the replay's Python.
 - A command that runs until Ctrl-C (a consumer without --max-messages or --timeout) starts in the
   background of its terminal. A later block of that terminal without a command shows more of its
   output; `^C` in it is a Ctrl-C, and the lines after it are the last ones the command prints.
@@ -89,6 +91,15 @@ def steps(block):
     return result
 
 
+def uses_shell_syntax(command):
+    """True for `a | b`, `a > file`, `a; b` and the like; quoted characters do not count."""
+    try:
+        words = list(shlex.shlex(command, posix=True, punctuation_chars=True))
+    except ValueError:  # unbalanced quotes: left to shlex.split to report
+        return False
+    return any(word and set(word) <= set("();<>|&") for word in words)
+
+
 def runs_until_ctrl_c(argv):
     script = Path(argv[1]).name if len(argv) > 1 else ""
     return script in ("consumer.py", "store_users.py") and not {"--max-messages", "--timeout"} & set(argv)
@@ -139,7 +150,12 @@ class Replay:
         return mask(line)
 
     def argv(self, command):
-        argv = shlex.split(self.local(command))
+        command = self.local(command)
+        if uses_shell_syntax(command):
+            # Shell functions reach every part of a pipeline: `python` is the replay's Python there too.
+            python = f'python() {{ {shlex.quote(sys.executable)} "$@"; }}; python3() {{ python "$@"; }}; '
+            return ["bash", "-o", "pipefail", "-c", python + command]
+        argv = shlex.split(command)
         return [sys.executable if word in ("python", "python3") else word for word in argv]
 
     def run_page(self):
