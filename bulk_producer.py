@@ -171,9 +171,9 @@ class Deliveries:
         unacknowledged = self.sent - self.acknowledged
         if stopped_by == "Ctrl-C":
             never = "the rest of standard input was not read" if self.total is None else \
-                f"{self.total - self.sent} never sent"
-            print(f"Interrupted: {self.acknowledged} of {self.total or self.sent} records acknowledged, "
-                  f"{unacknowledged} sent but not acknowledged, {never}.")
+                f"{self.total - self.sent:,} never sent"
+            print(f"Interrupted: {self.acknowledged:,} of {self.total or self.sent:,} records acknowledged, "
+                  f"{unacknowledged:,} sent but not acknowledged, {never}.")
             return 130
         if isinstance(stopped_by, helpers.UsageError):
             return helpers.fail(f"{stopped_by}; stopped there: of the {self.sent} records before it, "

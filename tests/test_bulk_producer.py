@@ -14,9 +14,9 @@ import time
 
 from support import REPO, consume_all, end_offsets, run_script, script_env, start_script
 
-INTERRUPTED = re.compile(r"^Interrupted: (\d+) of (\d+) records acknowledged, (\d+) sent but not acknowledged, "
-                         r"(\d+) never sent\.$", re.M)
-INTERRUPTED_ON_STDIN = re.compile(r"^Interrupted: (\d+) of (\d+) records acknowledged, (\d+) sent but not "
+INTERRUPTED = re.compile(r"^Interrupted: ([\d,]+) of ([\d,]+) records acknowledged, ([\d,]+) sent but not "
+                         r"acknowledged, ([\d,]+) never sent\.$", re.M)
+INTERRUPTED_ON_STDIN = re.compile(r"^Interrupted: ([\d,]+) of ([\d,]+) records acknowledged, ([\d,]+) sent but not "
                                   r"acknowledged, the rest of standard input was not read\.$", re.M)
 
 
@@ -99,7 +99,7 @@ def test_ctrl_c_on_a_pipe_that_keeps_feeding_accounts_for_every_record(bootstrap
     assert "Done:" not in out
     line = INTERRUPTED_ON_STDIN.search(out)
     assert line, out
-    acknowledged, sent, pending = (int(n) for n in line.groups())
+    acknowledged, sent, pending = (int(n.replace(",", "")) for n in line.groups())
     assert acknowledged + pending == sent, line.group(0)
     assert fed[0] > sent, (fed[0], sent)  # the pipe still had records: the Ctrl-C really came mid-stream
     summary = re.search(r"^Sent ([\d,]+) records? ", out, re.M)
@@ -124,7 +124,7 @@ def test_ctrl_c_during_count_says_what_was_acknowledged_pending_and_never_sent(b
     assert "Traceback" not in out and "Done:" not in out
     line = INTERRUPTED.search(out)
     assert line, out
-    acknowledged, of, pending, never = (int(n) for n in line.groups())
+    acknowledged, of, pending, never = (int(n.replace(",", "")) for n in line.groups())
     assert of == total and acknowledged + pending + never == total, line.group(0)
     assert 0 < acknowledged < total
     ids = stored_ids(bootstrap, topic, expected=acknowledged)
