@@ -5,17 +5,21 @@ Not a timed assertion: the machine is shared, so only completeness and sanity ar
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 
 import pytest
 from support import REPO
 
-PRODUCERS = ["ours (producer.py)", "raw kafka-python", "raw kafka-python, bytes", "confluent-kafka",
+PRODUCERS = ["ours (bulk_producer.py)", "raw kafka-python", "raw kafka-python, bytes", "confluent-kafka",
              "Java ProducerPerformance"]
-CONSUMERS = ["ours (consumer.py --quiet)", "raw kafka-python", "raw kafka-python, bytes", "confluent-kafka",
+CONSUMERS = ["ours (consumer.py)", "raw kafka-python", "raw kafka-python, bytes", "confluent-kafka",
              "Java ConsumerPerformance"]
 SCRIPTS = ["create_topic.py", "producer.py", "consumer.py"]
+MEMORY = ["ours (bulk_producer.py --file)", "Java ConsoleProducer (stdin)", "kcat -P (stdin)",
+          "raw kafka-python (line by line)", "confluent-kafka (line by line)"]
+KCAT = "kcat -P (stdin)"  # optional: its row is measured when kcat is installed, and said to be skipped when not
 
 
 def sane(figure):
@@ -63,6 +67,40 @@ def test_quick_benchmark_prints_a_complete_table_and_writes_sane_json(tmp_path):
     # The printed table names every client and every ratio, with the date and the machine size.
     table = result.stdout
     assert report["date"] in table and f"{report['machine']['cores']} cores" in table
-    for name in PRODUCERS + CONSUMERS + SCRIPTS + list(report["ratios"]):
+    for name in PRODUCERS + CONSUMERS + SCRIPTS + MEMORY + list(report["ratios"]):
         assert name in table, name
     assert "p50 ms" in table and "Java EndToEndLatency" in table and "Java ConsoleConsumer" in table
+    assert "consumer.py prints a line per record" in table
+
+    check_memory_table(report, table)
+
+
+def check_memory_table(report, table):
+    """Every client sent the whole file, and each has a plausible peak RSS; ours was measured at a tenth too."""
+    memory = report["results"]["memory"]
+    lines = report["size"]["memory_records"]
+    assert memory["records"] == lines > 0
+    assert memory["file_bytes"] > lines * 50  # ~90 bytes of JSON per generated user
+    kcat_installed = shutil.which("kcat") is not None
+    measured = [name for name in MEMORY if name != KCAT or kcat_installed]
+    assert list(memory["clients"]) == measured
+    assert list(memory["skipped"]) == ([] if kcat_installed else [KCAT])
+    if not kcat_installed:
+        assert "kcat is not installed" in table
+    small = memory["ours_at_a_tenth"]
+    assert small["records"] == lines // 10
+    # A process that does nothing still shows the few MiB of the bare interpreter that starts the clients.
+    assert 0 < memory["floor_mib"] < 50, memory["floor_mib"]
+    # No client comes near 2 GiB for this small file (Java's heap is capped at 512 MiB).
+    for name, figure in [*memory["clients"].items(), ("ours at a tenth", small)]:
+        count = small["records"] if figure is small else lines
+        assert figure["records_delivered"] == count, (name, figure)
+        assert memory["floor_mib"] <= figure["peak_rss_mib"] < 2048, (name, figure)
+        assert figure["seconds"] > 0 and figure["records_per_s"] > 0 and figure["cpu_seconds"] >= 0, (name, figure)
+        assert f"{figure['peak_rss_mib']:.1f}" in table, (name, figure)
+    # The peak of a Python client holds at least its interpreter and kafka-python, well above the floor.
+    assert memory["clients"]["ours (bulk_producer.py --file)"]["peak_rss_mib"] > memory["floor_mib"] + 5
+    ratios = report["ratios"]
+    assert ratios["peak RSS: ours / Java ConsoleProducer (stdin)"] > 0
+    assert ("peak RSS: ours / kcat -P (stdin)" in ratios) == kcat_installed
+    assert ratios["peak RSS: ours, whole file / a tenth of it"] > 0
