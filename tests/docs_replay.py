@@ -6,6 +6,9 @@ How a page is read (README.md and every chapter in docs/ follow these rules):
 - An HTML comment just above a block steers the replay and is invisible on GitHub:
     <!-- terminal 2 -->   the block belongs to terminal 2 (default: terminal 1)
     <!-- any order -->    the block's output lines may come in any order (records of several partitions)
+    <!-- broker ids vary --> Kafka picks each partition's replicas and leader: in the block's
+                          `leader broker B   replicas [..]  in-sync [..]` lines only the partition numbers and
+                          how many ids each list holds are compared, not which ids they are
 - In expected output, a line `...` stands for any number of lines.
 - A command is run without a shell, unless it uses shell syntax outside quotes (a pipe `|`, a
   redirection `>`, `;`, ...): then it runs in `bash -o pipefail -c`, with `python` meaning the replay's Python.
@@ -42,7 +45,9 @@ MASKS = [
     (re.compile(r"\bin \d+(\.\d+)? ?s\b"), "in T s"),
     (re.compile(r"pid \d+ +"), "pid P "),
     (re.compile(r"pid \d+\b"), "pid P"),
+    (re.compile(r"\b\d+ ms has passed"), "T ms has passed"),  # a record expired: how late it was noticed
 ]
+BROKER_IDS = re.compile(r"(?<=leader broker )(-?\d+ *)(replicas \[[\d, ]*\]  in-sync \[[\d, ]*\])$")
 SKIPPED_COPY = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".kafka-jars",
                                       ".local-kafka", ".local-postgres", "bench-results", "users.db")
 COMMAND_TIMEOUT = 240
@@ -54,6 +59,7 @@ class Block:
         self.body = body
         self.terminal = next((s.split()[1] for s in steering if s.startswith("terminal ")), "1")
         self.any_order = "any order" in steering
+        self.broker_ids_vary = "broker ids vary" in steering
         self.not_replayed = marked_not_replayed  # the test file named by the visible mark, or None
 
 
@@ -109,6 +115,11 @@ def mask(line):
     for pattern, replacement in MASKS:
         line = pattern.sub(replacement, line)
     return line.rstrip()
+
+
+def without_broker_ids(line):
+    """A partition line with each broker id replaced by N: `leader broker N   replicas [N, N, N]  in-sync [N, N]`."""
+    return BROKER_IDS.sub(lambda found: re.sub(r"-?\d+", "N", found.group(0)), line)
 
 
 def matches(shown, expected, any_order=False):
@@ -198,6 +209,8 @@ class Replay:
             assert result.returncode == 0, f"{where}\n" + "\n".join(shown)
             return
         wanted = [mask(line) for line in expected]
+        if block.broker_ids_vary:
+            shown, wanted = [without_broker_ids(line) for line in shown], [without_broker_ids(line) for line in wanted]
         assert matches(shown, wanted, block.any_order), (
             f"{where}\nexit {result.returncode}; the page shows:\n" + "\n".join(wanted)
             + "\n--- it printed:\n" + "\n".join(shown))
