@@ -15,7 +15,7 @@ import os
 import sys
 from urllib.parse import urlsplit
 
-import kafka_settings
+import helpers
 
 # The compose file's `postgres` service (profile cdc) has exactly this user, password and database.
 DEFAULT_DB = "postgresql://kit:kit-secret@localhost:5432/kit"
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS users (
 
 
 def parse_args(argv):
-    parser = kafka_settings.ArgumentParser(description="Change one row of the PostgreSQL table 'users'.")
+    parser = helpers.ArgumentParser(description="Change one row of the PostgreSQL table 'users'.")
     parser.add_argument("--db", default=os.environ.get("KIT_POSTGRES_URL", DEFAULT_DB),
                         help="PostgreSQL URL (env KIT_POSTGRES_URL, default: the compose stack's database)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{insert,update,delete}")
@@ -37,10 +37,10 @@ def parse_args(argv):
     insert.add_argument("name")
     insert.add_argument("profession")
     update = commands.add_parser("update", help="give a user a new profession")
-    update.add_argument("id", type=kafka_settings.positive_int)
+    update.add_argument("id", type=helpers.positive_int)
     update.add_argument("profession")
     delete = commands.add_parser("delete", help="delete a user")
-    delete.add_argument("id", type=kafka_settings.positive_int)
+    delete.add_argument("id", type=helpers.positive_int)
     for sub in (insert, update, delete):
         sub.error = parser.error  # a mistake is one line, as for the main command
     return parser.parse_args(argv)
