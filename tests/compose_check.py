@@ -178,3 +178,29 @@ def check_covers_local_defaults(local_props):
     }
     missing = sorted(set(local_props) - handled)
     assert not missing, f"compose_check.KAFKA_DEFAULTS lacks Kafka's defaults for {missing}"
+
+
+def connect_worker_properties(compose_or_path, service_name):
+    """The worker properties cp-kafka-connect writes from a service's CONNECT_* variables.
+
+    Same rule as for the broker (CONNECT_GROUP_ID -> group.id, '___' -> '-', '__' -> '_');
+    CONNECT_LOG4J_* configure logging, not the worker.
+    """
+    props = {}
+    for variable, value in environment(compose_or_path, service_name).items():
+        if variable.startswith("CONNECT_") and not variable.startswith("CONNECT_LOG4J"):
+            props[property_name("KAFKA_" + variable[len("CONNECT_"):])] = value
+    return props
+
+
+def bind_mounts(compose_or_path, service_name):
+    """{container path: host path as written} for a service's bind mounts (short or long syntax)."""
+    mounts = {}
+    for volume in service(compose_or_path, service_name).get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                mounts[volume["target"]] = volume["source"]
+        else:
+            source, target = str(volume).split(":")[:2]
+            mounts[target] = source
+    return mounts

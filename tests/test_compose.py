@@ -11,7 +11,14 @@ import re
 
 import pytest
 import yaml
-from compose_check import broker_properties_from_compose, environment, local_properties, published_ports, service
+from compose_check import (
+    bind_mounts,
+    broker_properties_from_compose,
+    environment,
+    local_properties,
+    published_ports,
+    service,
+)
 from support import REPO, local_kafka, run_script, unique_name
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -20,9 +27,10 @@ LISTENER = re.compile(r"(?P<name>[A-Z_]+)://(?P<host>[^:,]+):(?P<port>\d+)")
 
 def test_compose_file_pins_images_has_healthchecks_and_names_its_listeners():
     compose = yaml.safe_load(COMPOSE.read_text())
-    assert set(compose["services"]) == {"zookeeper", "kafka", "connect"}
+    assert set(compose["services"]) == {"zookeeper", "kafka", "connect", "postgres", "cdc-connect"}
     assert service(compose, "connect")["profiles"] == ["connect"]  # `docker compose up -d` starts only two
-    for name, image in (("zookeeper", "cp-zookeeper"), ("kafka", "cp-kafka"), ("connect", "cp-kafka-connect")):
+    for name, image in (("zookeeper", "cp-zookeeper"), ("kafka", "cp-kafka"), ("connect", "cp-kafka-connect"),
+                        ("cdc-connect", "cp-kafka-connect")):
         svc = service(compose, name)
         assert re.fullmatch(rf"confluentinc/{image}:7\.9\.\d+", svc["image"]), svc["image"]
         assert svc["healthcheck"]["test"], f"{name} has no healthcheck"
@@ -102,3 +110,22 @@ def test_a_wrong_listener_setup_fails_the_same_check(stack_factory, tmp_path, br
     _, (created, sent, received) = run_the_kit_through_the_host_listener(stack_factory, wrong)
     assert sent.returncode != 0 or received.returncode != 0
     assert "Traceback" not in sent.stderr + received.stderr
+
+
+def test_cdc_profile_pins_postgres_and_mounts_the_fetched_debezium_plugin():
+    """The cdc profile's static promises; tests/test_cdc.py runs its settings as real processes."""
+    compose = yaml.safe_load(COMPOSE.read_text())
+    postgres, connect = service(compose, "postgres"), service(compose, "cdc-connect")
+    assert postgres["profiles"] == connect["profiles"] == ["cdc"]
+    assert re.fullmatch(r"postgres:\d+\.\d+", postgres["image"]), postgres["image"]  # a minor release, not :latest
+    assert "wal_level=logical" in postgres["command"]
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert connect["depends_on"] == {"kafka": {"condition": "service_healthy"},
+                                     "postgres": {"condition": "service_healthy"}}
+    pom = (REPO / "tools" / "pom-debezium.xml").read_text()
+    version = re.search(r"<debezium.version>([^<]+)</debezium.version>", pom).group(1)
+    mounts = bind_mounts(compose, "cdc-connect")
+    assert mounts["/usr/share/debezium"] == f"./tools/.kafka-jars/debezium-{version}"
+    assert "/usr/share/debezium" in environment(compose, "cdc-connect")["CONNECT_PLUGIN_PATH"].split(",")
+    published = {host for host, _ in published_ports(COMPOSE, "connect") + published_ports(COMPOSE, "cdc-connect")}
+    assert len(published) == 2, "both Connect workers can run at once: their REST ports differ"

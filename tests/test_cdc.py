@@ -1,0 +1,646 @@
+"""Change data capture: a real PostgreSQL table -> Debezium in a real Connect worker -> a topic -> consumer.py.
+
+PostgreSQL runs with wal_level=logical (Debian's server binaries, private data dir, free port).
+The Connect worker is the kit's Kafka 3.9.2 ConnectDistributed from the Maven jars, configured by
+tools/connect/cdc-worker.properties, with the Debezium plugin from tools/pom-debezium.xml on its
+plugin path; the connector is tools/connect/users-cdc.json, registered over the REST API. The
+module has its own Kafka stack, so it can stop the broker without disturbing other tests.
+Every change written to the table is compared with the line consumer.py printed for it.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from compose_check import bind_mounts, connect_worker_properties, environment, load_compose, service
+from support import REPO, Background, local_kafka, run_script, script_env, unique_name
+
+CONNECT_DIR = REPO / "tools" / "connect"
+WORKER_PROPERTIES = CONNECT_DIR / "cdc-worker.properties"
+CONNECTOR_JSON = CONNECT_DIR / "users-cdc.json"
+DEBEZIUM_POM = REPO / "tools" / "pom-debezium.xml"
+COMPOSE = REPO / "docker-compose.yml"
+TOPIC = "kit.public.users"  # Debezium's name for it: <topic.prefix>.<schema>.<table>
+PARTITIONS = 3
+
+# consumer.py's lines for a row and for a deleted row.
+RECORD_LINE = re.compile(r"^(?P<kind>Data Received|Tombstone)\s+partition (?P<partition>\d+)\s+"
+                         r"offset (?P<offset>\d+)\s+key (?P<key>\S+)\s+(?P<rest>.*)$")
+
+
+def figures(message):
+    """Measured numbers, shown in the CI log even though pytest captures output."""
+    sys.__stderr__.write(f"\n[figures] {message}\n")
+    sys.__stderr__.flush()
+
+
+# --------------------------------------------------------------------------
+# Debezium's jars and PostgreSQL: one function each, so either can be swapped for another source.
+
+
+def debezium_version():
+    namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
+    return ElementTree.parse(DEBEZIUM_POM).getroot().find("m:properties/m:debezium.version", namespace).text
+
+
+def fetch_debezium_plugin():
+    """The Debezium plugin, fetched once: a folder holding one plugin folder, which is what plugin.path wants."""
+    plugin_path = local_kafka.TOOLS_DIR / ".kafka-jars" / f"debezium-{debezium_version()}"
+    if not list(plugin_path.glob("debezium-connector-postgres/debezium-connector-postgres-*.jar")):
+        done = subprocess.run(["mvn", "-B", "-q", "-f", str(DEBEZIUM_POM), "dependency:copy-dependencies"],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return plugin_path
+
+
+def pg_tool(name):
+    """Debian keeps the server binaries off PATH, in /usr/lib/postgresql/<version>/bin."""
+    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda path: int(path.parts[-3]))
+    found = str(versions[-1]) if versions else shutil.which(name)
+    if not found:
+        pytest.fail(f"PostgreSQL's '{name}' is not installed: apt-get install postgresql")
+    return found
+
+
+class Postgres:
+    def __init__(self, directory, port, user, password, database):
+        self.directory, self.port = directory, port
+        self.user, self.password, self.database = user, password, database
+
+    @property
+    def url(self):
+        """With the password: pass it to programs, never print it."""
+        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
+
+    def stop(self):
+        run_as_server_user([pg_tool("pg_ctl"), "-D", os.path.join(self.directory, "data"), "-m", "fast", "-w",
+                            "stop"])
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def run_as_server_user(command):
+    """initdb and postgres refuse to run as root: as root, run them as the 'postgres' user."""
+    return subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          user="postgres" if os.geteuid() == 0 else None)
+
+
+def start_postgres(settings, user="kit", password="kit-secret", database="kit"):
+    """A private PostgreSQL server with these server settings (e.g. {"wal_level": "logical"}) and one database.
+
+    Its user owns the database and, as the superuser, may replicate: all Debezium needs.
+    """
+    import psycopg
+
+    directory = tempfile.mkdtemp(prefix="kit-cdc-pg-")
+    if os.geteuid() == 0:
+        import pwd
+
+        account = pwd.getpwnam("postgres")
+        os.chown(directory, account.pw_uid, account.pw_gid)
+    password_file = os.path.join(directory, "password")
+    with open(password_file, "w") as file:
+        file.write(password + "\n")
+    os.chmod(password_file, 0o644)
+    data = os.path.join(directory, "data")
+    done = run_as_server_user([pg_tool("initdb"), "-D", data, "-U", user, "--pwfile", password_file,
+                               "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync"])
+    assert done.returncode == 0, done.stderr
+    port = local_kafka.free_port()
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 " + " ".join(
+        f"-c {name}={value}" for name, value in settings.items())
+    done = run_as_server_user([pg_tool("pg_ctl"), "-D", data, "-l", os.path.join(directory, "server.log"),
+                               "-o", options, "-w", "-t", "60", "start"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    server = Postgres(directory, port, user, password, "postgres")
+    with psycopg.connect(server.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{database}"')
+    server.database = database
+    return server
+
+
+# --------------------------------------------------------------------------
+# A distributed Connect worker, started and stopped like a learner would
+
+
+def read_properties(path):
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+class ConnectWorker:
+    def __init__(self, props, directory):
+        self.port = local_kafka.free_port()
+        props = {**props, "listeners": f"http://localhost:{self.port}", "rest.advertised.host.name": "localhost",
+                 "rest.advertised.port": str(self.port)}
+        self.properties = directory / f"worker-{self.port}.properties"
+        self.properties.write_text("".join(f"{key}={value}\n" for key, value in props.items()))
+        self.process = None
+        self.logs = []  # the output of every run of this worker
+
+    @property
+    def rest(self):
+        return f"http://localhost:{self.port}"
+
+    def start(self):
+        command = ["java", "-Xmx384m", f"-Dlog4j.configuration=file:{CONNECT_DIR / 'log4j.properties'}",
+                   f"-D{local_kafka.OWNER_PROPERTY}={os.getpid()}",  # a killed test run's leftovers get cleaned up
+                   "-cp", local_kafka.classpath(), "org.apache.kafka.connect.cli.ConnectDistributed",
+                   str(self.properties)]
+        self.process = Background(command, env=dict(os.environ), cwd=REPO)  # plugin.path is relative to the repo
+        self.logs.append(self.process)
+        self.process.wait_for(r"Kafka Connect started", timeout=120)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.get("/connectors")
+                return
+            except OSError:
+                assert time.monotonic() < deadline, self.process.text[-3000:]
+                time.sleep(0.5)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.rest + path, timeout=10) as answer:
+            return json.load(answer)
+
+    def put_connector(self, config):
+        """PUT /connectors/<name>/config, as `curl -X PUT --data @file` does; returns the HTTP status."""
+        request = urllib.request.Request(f"{self.rest}/connectors/{config['name']}/config", method="PUT",
+                                         data=json.dumps(config).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status
+
+    def states(self, name):
+        status = self.get(f"/connectors/{name}/status")
+        return [status["connector"]["state"]] + [task["state"] for task in status["tasks"]]
+
+    def wait_until_streaming(self, timeout=90):
+        """Debezium logs this once its snapshot is done and it reads the replication slot."""
+        self.process.wait_for(r"Starting streaming", timeout=timeout)
+
+    def kill(self):
+        """kill -9: no chance to save offsets or say goodbye, as in a crash."""
+        self.process.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def stop(self):
+        if self.process and self.process.process.poll() is None:
+            try:
+                self.process.interrupt(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    @property
+    def text(self):
+        return "\n".join(run.text for run in self.logs)
+
+
+# --------------------------------------------------------------------------
+# The fixtures: one stack, one database, one worker and one connector for the whole module
+
+
+@pytest.fixture(scope="module")
+def cdc_kafka(stack_factory):
+    return stack_factory.start()
+
+
+@pytest.fixture(scope="module")
+def cdc_postgres():
+    server = start_postgres({"wal_level": "logical"})
+    yield server
+    server.stop()
+
+
+def change_users(postgres, *args):
+    """change_users.py, as the learner runs it; returns its one line."""
+    done = run_script("change_users.py", *args, env={**script_env(None), "KIT_POSTGRES_URL": postgres.url})
+    assert done.returncode == 0, done
+    assert len(done.lines) == 1, done
+    return done.lines[0]
+
+
+def row_of(line):
+    """'Inserted user 1    {"id": 1, ...}' -> the id and the JSON text, as printed."""
+    text = line[line.index("{"):]
+    return json.loads(text)["id"], text
+
+
+@pytest.fixture(scope="module")
+def cdc(cdc_kafka, cdc_postgres, tmp_path_factory):
+    """The walkthrough's setup: a table with one user, the topic, the worker, the connector registered."""
+    plugin_path = fetch_debezium_plugin()
+    props = read_properties(WORKER_PROPERTIES)
+    assert REPO / props["plugin.path"] == plugin_path, "cdc-worker.properties and pom-debezium.xml disagree"
+    props["bootstrap.servers"] = cdc_kafka.bootstrap
+
+    change_users(cdc_postgres, "insert", "Ada", "Mathematician")  # creates the table: Debezium snapshots it
+    created = run_script("create_topic.py", "--topic", TOPIC, "--partitions", PARTITIONS, bootstrap=cdc_kafka.bootstrap)
+    assert created.returncode == 0, created
+
+    worker = ConnectWorker(props, tmp_path_factory.mktemp("connect"))
+    try:
+        worker.start()
+        config = {**json.loads(CONNECTOR_JSON.read_text()), "database.port": str(cdc_postgres.port)}
+        assert worker.put_connector(config) == 201
+        worker.wait_until_streaming()
+        assert worker.states("users-cdc") == ["RUNNING", "RUNNING"]
+        yield {"worker": worker, "bootstrap": cdc_kafka.bootstrap, "stack": cdc_kafka, "postgres": cdc_postgres}
+    finally:
+        worker.stop()
+    assert cdc_postgres.password not in worker.text, "the database password appeared in Connect's log"
+
+
+def parse_records(lines):
+    """consumer.py's record lines -> [(id, value JSON text or None for a tombstone, partition)]."""
+    records = []
+    for line in lines:
+        match = RECORD_LINE.match(line)
+        if match:
+            key = json.loads(match["key"])
+            value = None if match["kind"] == "Tombstone" else match["rest"]
+            records.append((key["id"], value, int(match["partition"])))
+    return records
+
+
+def by_key(records, ids):
+    """{id: [values in the order consumer.py printed them]} for the given ids, and {id: {partitions}}."""
+    values, partitions = {i: [] for i in ids}, {i: set() for i in ids}
+    for key, value, partition in records:
+        if key in values:
+            values[key].append(value)
+            partitions[key].add(partition)
+    return values, partitions
+
+
+def consume(bootstrap):
+    """consumer.py in a new group: the whole topic, from the oldest record, until 8 s pass without one."""
+    done = run_script("consumer.py", "--topic", TOPIC, "--group", unique_name("cdc"), "--timeout", 8,
+                      bootstrap=bootstrap, timeout=120)
+    assert done.returncode == 0, done
+    return done
+
+
+# --------------------------------------------------------------------------
+# The walkthrough
+
+
+class TimedConsumer:
+    """consumer.py in the background; the moment each record line arrived, by the row's id and value."""
+
+    def __init__(self, bootstrap):
+        command = [sys.executable, str(REPO / "consumer.py"), "--topic", TOPIC, "--group", unique_name("cdc-timed")]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        env=script_env(bootstrap), cwd=REPO, bufsize=1)
+        self.lines, self.arrived = [], {}
+        self.assigned = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            now = time.monotonic()
+            self.lines.append(line.rstrip("\n"))
+            if "assigned partitions" in line:
+                self.assigned.set()
+            for key, value, _ in parse_records([line.rstrip("\n")]):
+                self.arrived.setdefault((key, value), now)
+
+    def wait_for(self, wanted, timeout):
+        deadline = time.monotonic() + timeout
+        while not wanted <= set(self.arrived) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return wanted - set(self.arrived)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.reader.join(5)
+
+
+def insert_rows(postgres, names, per_second, committed):
+    """Insert one row per transaction at a steady pace; committed[(id, value)] = when COMMIT returned."""
+    import psycopg
+
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        start = time.monotonic()
+        for number, name in enumerate(names):
+            time.sleep(max(0.0, start + number / per_second - time.monotonic()))
+            row = connection.execute("INSERT INTO users (name, profession) VALUES (%s, %s) "
+                                     "RETURNING id, name, profession", (name, "Latency probe")).fetchone()
+            committed[(row[0], json.dumps(dict(zip(("id", "name", "profession"), row))))] = time.monotonic()
+
+
+def test_latency_from_commit_to_the_consumers_line(cdc):
+    """200 inserts, 40 a second: each one's time from COMMIT in PostgreSQL to consumer.py's line."""
+    consumer = TimedConsumer(cdc["bootstrap"])
+    try:
+        assert consumer.assigned.wait(60), "\n".join(consumer.lines)
+        committed = {}
+        insert_rows(cdc["postgres"], [f"probe-{n:03}" for n in range(200)], per_second=40, committed=committed)
+        missing = consumer.wait_for(set(committed), timeout=60)
+    finally:
+        consumer.stop()
+    assert not missing, f"{len(missing)} of {len(committed)} changes never reached consumer.py"
+    latencies = sorted((consumer.arrived[change] - at) * 1000 for change, at in committed.items())
+    median, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+    figures(f"CDC latency, COMMIT in PostgreSQL -> consumer.py's line, {len(latencies)} inserts at 40/s: "
+            f"median {median:.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms")
+    assert median < 5000, latencies  # loose: the machine is shared; the figure is what matters
+
+
+# --------------------------------------------------------------------------
+# Faults
+
+
+def write_changes(postgres, prefix, rows, stop_after_seconds, expected):
+    """Insert rows and update and delete them, one change per transaction, for a while.
+
+    expected[id] gets every committed change of that row, in commit order (None: deleted).
+    """
+    import psycopg
+
+    deadline = time.monotonic() + stop_after_seconds
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        round_number = 0
+        while time.monotonic() < deadline:
+            for n in range(rows):
+                if round_number == 0:
+                    row = connection.execute("INSERT INTO users (name, profession) VALUES (%s, %s) RETURNING id, "
+                                             "name, profession", (f"{prefix}-{n}", "v0")).fetchone()
+                elif round_number % 4 == 3 and n % 3 == 0:
+                    continue  # some rows get fewer updates
+                else:
+                    row = connection.execute("UPDATE users SET profession = %s WHERE name = %s RETURNING id, name, "
+                                             "profession", (f"v{round_number}", f"{prefix}-{n}")).fetchone()
+                expected.setdefault(row[0], []).append(json.dumps(dict(zip(("id", "name", "profession"), row))))
+                time.sleep(0.01)
+            round_number += 1
+        for n in range(0, rows, 2):  # half of them are deleted at the end
+            row = connection.execute("DELETE FROM users WHERE name = %s RETURNING id", (f"{prefix}-{n}",)).fetchone()
+            expected[row[0]].append(None)
+
+
+def first_occurrences(values):
+    """The values in order with repeats removed: at-least-once delivery may repeat a change after a crash."""
+    seen, unique = set(), []
+    for value in values:
+        if value not in seen:
+            seen.add(value)
+            unique.append(value)
+    return unique
+
+
+@pytest.mark.slow
+def test_connect_worker_killed_while_rows_are_written_loses_nothing(cdc):
+    worker = cdc["worker"]
+    expected = {}
+    writer = threading.Thread(target=write_changes, args=(cdc["postgres"], unique_name("crash"), 20, 8, expected))
+    writer.start()
+    time.sleep(3)
+    worker.kill()  # mid-stream: Debezium has read some changes that Connect has not saved an offset for
+    killed_at = len([change for changes in list(expected.values()) for change in changes])
+    time.sleep(2)
+    worker.start()  # same group: the connector config and its offset come back from Kafka
+    writer.join(60)
+    assert not writer.is_alive()
+    worker.wait_until_streaming()
+
+    consumed = consume(cdc["bootstrap"])
+    printed, partitions = by_key(parse_records(consumed.lines), expected)
+    total = sum(len(changes) for changes in expected.values())
+    lost = sum(len(set(expected[key]) - set(printed[key])) for key in expected)
+    repeated = sum(len(printed[key]) - len(first_occurrences(printed[key])) for key in expected)
+    figures(f"Connect killed with kill -9 after ~{killed_at} of {total} changes, restarted 2 s later: "
+            f"{lost} lost, {repeated} delivered twice")
+    assert lost == 0
+    assert {key: first_occurrences(printed[key]) for key in expected} == expected, "a key's changes out of order"
+    assert all(len(found) == 1 for found in partitions.values())
+    assert worker.states("users-cdc") == ["RUNNING", "RUNNING"]
+
+
+@pytest.mark.slow
+def test_a_row_written_while_kafka_is_down_arrives_when_it_is_back(cdc):
+    stack, postgres = cdc["stack"], cdc["postgres"]
+    stack.stop_broker(0)
+    try:
+        row_id, row = row_of(change_users(postgres, "insert", "Written", "While Kafka was down"))  # PostgreSQL is up
+        time.sleep(5)
+    finally:
+        process, log = stack.start_broker(0)
+        stack.wait_for_broker(process, log, 0)
+
+    deadline = time.monotonic() + 90
+    while True:  # right after the restart the broker may not know its topics yet
+        done = run_script("consumer.py", "--topic", TOPIC, "--group", unique_name("cdc-back"), "--timeout", 5,
+                          bootstrap=cdc["bootstrap"])
+        printed, _ = by_key(parse_records(done.lines), [row_id])
+        if printed[row_id] or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert printed[row_id] == [row], done
+    assert cdc["worker"].states("users-cdc") == ["RUNNING", "RUNNING"]
+
+
+# --------------------------------------------------------------------------
+# The compose file's cdc profile, run as real processes
+
+
+def test_compose_cdc_profile_settings_capture_changes(cdc_kafka, tmp_path):
+    """The postgres service's server settings and user, and the cdc-connect service's CONNECT_* settings.
+
+    What exists only inside containers is replaced: the broker and database addresses, the REST
+    port, the plugin folder's container path (by the host folder the compose file mounts there)
+    and, so that runs on a shared broker never meet, the worker group, its topics and the topic prefix.
+    """
+    compose = load_compose(COMPOSE)
+    postgres_service, connect_service = service(compose, "postgres"), service(compose, "cdc-connect")
+    command = postgres_service["command"]
+    assert command[0] == "postgres"
+    settings = dict(value.split("=", 1) for flag, value in zip(command[1::2], command[2::2]) if flag == "-c")
+    assert settings["wal_level"] == "logical"
+    env = environment(compose, "postgres")
+    postgres = start_postgres(settings, env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"])
+    worker = None
+    try:
+        healthcheck = postgres_service["healthcheck"]["test"]
+        assert healthcheck[0] == "CMD"
+        ready = subprocess.run([pg_tool(healthcheck[1]), *healthcheck[2:], "-h", "127.0.0.1", "-p",
+                                str(postgres.port)], capture_output=True, text=True, timeout=30)
+        assert ready.returncode == 0, ready.stdout + ready.stderr
+
+        props = connect_worker_properties(compose, "cdc-connect")
+        assert props["bootstrap.servers"] == "kafka:29092"
+        mounts = bind_mounts(compose, "cdc-connect")
+        plugin_dirs = [mounts[path] for path in props["plugin.path"].split(",") if path in mounts]
+        assert [REPO / path for path in plugin_dirs] == [fetch_debezium_plugin()]
+        suffix = unique_name("")
+        props.update({"bootstrap.servers": cdc_kafka.bootstrap, "plugin.path": ",".join(plugin_dirs),
+                      "group.id": props["group.id"] + suffix, "plugin.discovery": "service_load"})
+        for key in ("config.storage.topic", "offset.storage.topic", "status.storage.topic"):
+            props[key] += suffix
+        props.pop("rest.port")  # ConnectWorker sets listeners instead
+        assert "http://localhost:8084/connectors" in connect_service["healthcheck"]["test"]
+        assert (8084, 8084) == tuple(int(p) for p in connect_service["ports"][0].split(":"))
+
+        prefix = "compose" + suffix.replace("-", "")
+        topic = f"{prefix}.public.users"
+        assert run_script("create_topic.py", "--topic", topic, bootstrap=cdc_kafka.bootstrap).returncode == 0
+        first_id, first = row_of(change_users(postgres, "insert", "Ada", "Mathematician"))
+
+        worker = ConnectWorker(props, tmp_path)
+        worker.start()
+        # The docs register the connector in compose with the database's service name as its host.
+        config = json.loads(CONNECTOR_JSON.read_text())
+        assert config["database.user"] == env["POSTGRES_USER"] and config["database.dbname"] == env["POSTGRES_DB"]
+        assert config["database.password"] == env["POSTGRES_PASSWORD"]
+        config.update({"database.hostname": "127.0.0.1", "database.port": str(postgres.port), "topic.prefix": prefix})
+        assert worker.put_connector(config) == 201
+        worker.wait_until_streaming()
+        _, second = row_of(change_users(postgres, "update", str(first_id), "Astronaut"))
+
+        done = run_script("consumer.py", "--topic", topic, "--group", unique_name("compose-cdc"), "--max-messages", 2,
+                          "--timeout", 30, bootstrap=cdc_kafka.bootstrap)
+        assert done.returncode == 0, done
+        assert [value for _, value, _ in parse_records(done.lines)] == [first, second]
+    finally:
+        if worker:
+            worker.stop()
+        postgres.stop()
+    assert " ERROR " not in worker.text, worker.text[-3000:]
+    assert postgres.password not in worker.text
+
+
+# --------------------------------------------------------------------------
+# change_users.py's mistakes
+
+
+def test_change_users_mistakes_are_one_line_without_the_password(cdc_postgres):
+    env = {**script_env(None), "KIT_POSTGRES_URL": cdc_postgres.url}
+    missing = run_script("change_users.py", "delete", "999999", env=env)
+    assert missing.returncode == 1
+    assert missing.err_lines == ["error: no user with id 999999 in table 'users'; nothing changed"]
+
+    wrong = cdc_postgres.url.replace(cdc_postgres.password, "not-the-password")
+    refused = run_script("change_users.py", "--db", wrong, "insert", "Eve", "Eavesdropper", env=env)
+    assert refused.returncode == 1
+    assert len(refused.err_lines) == 1 and refused.err_lines[0].startswith(
+        f"error: cannot connect to PostgreSQL at postgresql://kit@127.0.0.1:{cdc_postgres.port}/kit (")
+    assert "password authentication failed" in refused.stderr
+    assert "not-the-password" not in refused.stdout + refused.stderr
+
+    usage = run_script("change_users.py", "update", "first", "Astronaut", env=env)
+    assert usage.returncode == 2
+    assert usage.err_lines == ["change_users.py: error: argument id: 'first' is not a whole number (see --help)"]
+
+
+# --------------------------------------------------------------------------
+# The chapter, replayed
+
+
+CHAPTER = REPO / "docs" / "kafka-connect.md"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+CHAPTER_ZH = REPO / "docs" / "zh-CN" / "kafka-connect.md"
+
+
+def fenced_blocks(text, language=r"\w*"):
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def chapter_steps():
+    """[(command, [expected lines])] of the CDC section's ```console blocks; log excerpts have no command."""
+    text = CHAPTER.read_text()
+    section = text[text.index("## Change data capture from PostgreSQL"):]
+    steps = []
+    for block in fenced_blocks(section, "console"):
+        if not block.startswith("$ "):
+            continue  # an excerpt of the worker's log in terminal 3
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            else:
+                steps[-1][1].append(line)
+    return steps
+
+
+def test_the_chinese_chapter_has_the_same_code_blocks():
+    assert fenced_blocks(CHAPTER_ZH.read_text()) == fenced_blocks(CHAPTER.read_text())
+
+
+@pytest.mark.slow
+def test_the_chapter_runs_as_written(stack_factory, tmp_path):
+    """Every `$ ` command of docs/kafka-connect.md, in order, on a fresh broker, database and worker.
+
+    Between the commands the test does what the chapter tells the learner to do in terminal 3:
+    start Connect before registering the connector, Ctrl-C it before Margaret is inserted and
+    start it again after. Ports are the test's own; the output is compared with the chapter's.
+    """
+    import shlex
+
+    stack = stack_factory.start()
+    postgres = start_postgres({"wal_level": "logical"})
+    copy = tmp_path / "kit"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(".git", ".kafka-jars", ".local-kafka", "__pycache__",
+                                                              "*.db", "bench-results", ".pytest_cache"))
+    (copy / "tools" / ".kafka-jars").symlink_to(local_kafka.TOOLS_DIR / ".kafka-jars")
+    connector = copy / "tools" / "connect" / "users-cdc.json"
+    connector.write_text(connector.read_text().replace('"5432"', f'"{postgres.port}"'))
+
+    props = {**read_properties(WORKER_PROPERTIES), "bootstrap.servers": stack.bootstrap}
+    worker = ConnectWorker(props, tmp_path)
+    env = {**script_env(stack.bootstrap), "KIT_POSTGRES_URL": postgres.url}
+    shown_ports = {stack.port: 9092, worker.port: 8084}
+
+    def on_this_machine(command):
+        return command.replace("localhost:5432", f"127.0.0.1:{postgres.port}").replace(
+            "localhost:8084", f"localhost:{worker.port}")
+
+    def as_shown(lines):
+        out = []
+        for line in lines:
+            for actual, shown in shown_ports.items():
+                line = line.replace(f"localhost:{actual}", f"localhost:{shown}")
+            line = re.sub(r"in \d+\.\d\d s: [\d,]+ records/s", "in T s: R records/s", line)
+            out.append(ANSI_ESCAPE.sub("", line).rstrip())
+        return [line for line in out if line]  # Maven resets the terminal's colours on an otherwise empty line
+
+    steps = chapter_steps()
+    assert len(steps) >= 12, "the chapter lost its walkthrough"
+    try:
+        for command, expected in steps:
+            if "/connectors/users-cdc/config" in command:
+                worker.start()  # terminal 3: java ... ConnectDistributed tools/connect/cdc-worker.properties
+            if "insert Margaret" in command:
+                worker.stop()  # Ctrl-C in terminal 3
+            argv = [sys.executable if word == "python" else word for word in shlex.split(on_this_machine(command))]
+            result = subprocess.run(argv, cwd=copy, env=env, capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, f"$ {command}\n{result.stdout}\n{result.stderr}"
+            assert as_shown(result.stdout.splitlines()) == as_shown(expected), f"$ {command}\n{result.stdout}"
+            if "/connectors/users-cdc/config" in command or "insert Margaret" in command:
+                if "insert Margaret" in command:
+                    worker.start()  # the same command again
+                worker.wait_until_streaming()
+        assert " ERROR " not in worker.text, worker.text[-3000:]
+    finally:
+        worker.stop()
+        postgres.stop()
+    assert postgres.password not in worker.text, "the database password appeared in Connect's log"
