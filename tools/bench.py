@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the kit's scripts against raw kafka-python, confluent-kafka and Kafka's Java tools.
 
-    python tools/bench.py            # full size: 200,000 records of ~90 bytes, 3 runs each (5 to 10 minutes)
+    python tools/bench.py            # full size: 200,000 records of ~90 bytes, 3 runs each (about 10 minutes)
     python tools/bench.py --quick    # a small smoke run (CI runs this through tests/test_bench.py)
 
 Throughput compares bulk_producer.py --count and consumer.py (which prints every record) with the peers.
