@@ -35,12 +35,14 @@ import kafka_settings
 
 DEFAULT_DB = "users.db"
 
+SESSION_TIMEOUT_SECONDS = 10
+
 CONSUMER_CONFIG = {
     "enable_auto_commit": False,  # nothing to commit to Kafka; the offsets live in the database
     "auto_offset_reset": "earliest",  # a partition with no stored offset starts at its oldest record
     "isolation_level": "read_committed",  # never store records of an aborted producer transaction
     "max_poll_records": 500,  # one batch = one database transaction
-    "session_timeout_ms": 10000,  # a crashed copy's partitions move to the others after 10 s
+    "session_timeout_ms": SESSION_TIMEOUT_SECONDS * 1000,  # a crashed copy's partitions move to the others
     "heartbeat_interval_ms": 3000,
 }
 
@@ -382,7 +384,10 @@ def consume_and_store(consumer, connection, args):
     # partition -> offset of the next record, as this copy believes it is stored (None: nothing stored yet).
     # Each transaction moves the stored offset only if it still equals this.
     positions = {}
-    started = last_record_at = time.monotonic()
+    started = time.monotonic()
+    # Joining can take until a crashed copy's session has expired: --timeout counts from after that,
+    # or from the moment the group gives this copy its partitions, whichever comes first.
+    last_record_at = started + SESSION_TIMEOUT_SECONDS
     received = stored = bad = conflicts = 0
     stop_reason = None
     try:

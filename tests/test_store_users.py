@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -202,7 +203,7 @@ def test_no_broker_is_one_clear_line(tmp_path):
 # --------------------------------------------------------------------------
 # several copies on one database: they share the partitions, and each record is still applied once
 
-STORED_FROM = re.compile(r"^Stored ([\d,]+) users from ([\d,]+) records in")
+BATCH_STORED = re.compile(r"^Stored +(\d+) users \((\d+) bad skipped\) and offsets .* in one transaction$")
 ROLLED_BACK = "Another copy got there first"
 
 
@@ -229,8 +230,8 @@ def finish(copies, timeout=120):
 
 
 def records_applied(copy):
-    """How many records this copy applied (its closing line counts committed batches only)."""
-    return sum(int(m.group(2).replace(",", "")) for m in map(STORED_FROM.match, copy.lines) if m)
+    """How many records this copy applied: its line after each committed batch (even if killed later)."""
+    return sum(int(m.group(1)) + int(m.group(2)) for m in map(BATCH_STORED.match, copy.lines) if m)
 
 
 def assert_applied_exactly_once(table, bootstrap, topic, names, copies):
@@ -290,42 +291,64 @@ def test_three_copies_on_two_partitions_one_waits_as_standby(bootstrap, database
     assert_applied_exactly_once(Table(database), bootstrap, topic, names, copies)
 
 
+class BackgroundProducer:
+    """produce_each_name_twice on a thread, so that records keep arriving while the test acts on the copies."""
+
+    def __init__(self, bootstrap, topic, names):
+        self.failure = None
+        self.thread = threading.Thread(target=self._run, args=(bootstrap, topic, names), daemon=True)
+        self.thread.start()
+
+    def _run(self, bootstrap, topic, names):
+        try:
+            produce_each_name_twice(bootstrap, topic, names)
+        except AssertionError as error:
+            self.failure = error
+
+    def join(self):
+        self.thread.join(120)
+        assert not self.thread.is_alive() and self.failure is None, self.failure
+
+
 @pytest.mark.slow
 def test_copy_killed_midway_while_others_run_then_restarted(bootstrap, database):
     topic = create_topic(bootstrap, unique_name("store-kill3"), partitions=3)
-    names = 6000
-    produce_each_name_twice(bootstrap, topic, names)
     table = Table(database)
-
-    others = [start_copy(topic, database, bootstrap, 6) for _ in range(2)]
-    victim = start_copy(topic, database, bootstrap, 6)
+    copies = [start_copy(topic, database, bootstrap, 12) for _ in range(3)]
+    for copy in copies:
+        copy.wait_for(r"^Group '.*': assigned partitions", timeout=60)
+    victim, others = copies[0], copies[1:]
+    names = 6000
+    producer = BackgroundProducer(bootstrap, topic, names)
     victim.wait_for(r"^Stored +\d+ users .* in one transaction", timeout=60, count=2)
     victim.signal(signal.SIGKILL)
     assert victim.wait() == -signal.SIGKILL
     assert 0 < len(table.users()) < names, "not killed midway"
+    producer.join()
 
-    restarted = start_copy(topic, database, bootstrap, 6)
+    restarted = start_copy(topic, database, bootstrap, 12)
     restarted.wait_for(r"^Group '.*': (assigned partitions|no partition assigned)", timeout=60)
     finish(others + [restarted])
 
-    # The killed copy's last committed batches count; whatever it had not committed was applied by another.
-    assert_applied_exactly_once(table, bootstrap, topic, names, others + [restarted, victim])
+    # The killed copy's committed batches count; whatever it had not committed was applied by another copy.
+    assert_applied_exactly_once(table, bootstrap, topic, names, copies + [restarted])
 
 
 @pytest.mark.slow
 def test_rebalance_forced_while_batches_are_in_flight(bootstrap, database):
     topic = create_topic(bootstrap, unique_name("store-rebal"), partitions=3)
+    first = start_copy(topic, database, bootstrap, 6)
+    first.wait_for(r"^Group '.*': assigned partitions", timeout=60)
     names = 6000
-    produce_each_name_twice(bootstrap, topic, names)
-
-    first = start_copy(topic, database, bootstrap, 5)
-    first.wait_for(r"^Stored +\d+ users .* in one transaction", timeout=60, count=2)
-    second = start_copy(topic, database, bootstrap, 5)  # joining forces a rebalance while `first` stores
+    producer = BackgroundProducer(bootstrap, topic, names)
+    first.wait_for(r"^Stored +\d+ users .* in one transaction", timeout=60)
+    second = start_copy(topic, database, bootstrap, 6)  # joining forces a rebalance while `first` stores
     second.wait_for(r"^Group '.*': assigned partitions", timeout=60)
-    third = start_copy(topic, database, bootstrap, 5)
+    third = start_copy(topic, database, bootstrap, 6)
     third.wait_for(r"^Group '.*': (assigned partitions|no partition assigned)", timeout=60)
     second.signal(signal.SIGTERM)  # leaving forces another one
     assert second.wait(30) == 0, second.text
+    producer.join()
     finish([first, third])
 
     assert first.count(r"^Group '.*': rebalancing, partitions \[.*\] revoked") >= 1, first.text
@@ -335,22 +358,49 @@ def test_rebalance_forced_while_batches_are_in_flight(bootstrap, database):
 @pytest.mark.slow
 def test_paused_copy_cannot_write_after_its_partitions_moved_on(bootstrap, database):
     topic = create_topic(bootstrap, unique_name("store-zombie"), partitions=3)
-    names = 6000
-    produce_each_name_twice(bootstrap, topic, names)
-
     # Long enough idle time that the other copy is still there when the session timeout (10 s) expires.
     zombie, other = start_copy(topic, database, bootstrap, 15), start_copy(topic, database, bootstrap, 15)
+    for copy in (zombie, other):
+        copy.wait_for(r"^Group '.*': assigned partitions", timeout=60)
+    names = 6000
+    producer = BackgroundProducer(bootstrap, topic, names)
     zombie.wait_for(r"^Stored +\d+ users .* in one transaction", timeout=60)
-    other.wait_for(r"^Group '.*': assigned partitions", timeout=60)
     zombie.signal(signal.SIGSTOP)  # like Ctrl-Z, or a machine that froze: no heartbeats any more
+    takeover = r"^Group '.*': assigned partitions \[0, 1, 2\]"
     try:
-        other.wait_for(r"^Group '.*': assigned partitions \[0, 1, 2\]", timeout=60)
-        stored_while_paused = len(Table(database).users())
+        producer.join()
+        other.wait_for(takeover, timeout=60, count=other.count(takeover) + 1)  # after the session timeout
     finally:
         zombie.signal(signal.SIGCONT)
     finish([zombie, other])
 
     # On waking, it learns that its partitions went elsewhere, or its stale batch is rolled back.
     assert "for longer than the session timeout" in zombie.text or ROLLED_BACK in zombie.text, zombie.text
-    assert stored_while_paused > 0
     assert_applied_exactly_once(Table(database), bootstrap, topic, names, [zombie, other])
+
+
+def test_batch_is_rolled_back_when_its_stored_offset_moved_under_it(bootstrap, database):
+    """The compare-and-set itself: move the stored offset as another copy would, then send more records."""
+    topic = create_topic(bootstrap, unique_name("store-cas"), partitions=1)
+    table = Table(database)
+    sent = run_script("producer.py", "--topic", topic, "--count", 100, bootstrap=bootstrap)
+    assert sent.returncode == 0, sent
+    copy = start_copy(topic, database, bootstrap, 4)
+    copy.wait_for(r"offsets \[partition 0 -> 100\] in one transaction", timeout=60)
+
+    # As if another copy had applied offsets 100 to 149 meanwhile: this copy still believes 100.
+    table.query("UPDATE kafka_offsets SET next_offset = 150 WHERE topic = ?", topic, fetch=False)
+    again = run_script("producer.py", "--topic", topic, "--count", 100, bootstrap=bootstrap)  # offsets 100-199
+    assert again.returncode == 0, again
+    finish([copy])
+
+    rolled_back = [line for line in copy.lines if line.startswith(ROLLED_BACK)]
+    assert len(rolled_back) == 1, copy.text
+    assert rolled_back[0].startswith("Another copy got there first: partition 0 is stored up to offset 150, not 100; "
+                                     "this batch of "), rolled_back[0]
+    assert "1 batch(es) rolled back because another copy had stored them first." in copy.lines, copy.text
+    assert "Stored 150 users from 150 records" in copy.text, copy.text
+    # The records the "other copy" was credited with were not applied here; the rest were, once each.
+    versions = dict(table.users())
+    assert [versions[f"user-{n:07d}"] for n in (1, 50, 51, 100)] == [1, 1, 2, 2]
+    assert table.offsets(topic) == {0: 200}
