@@ -96,7 +96,7 @@ ON CONFLICT (topic, kafka_partition) DO NOTHING"""
 def default_group(db):
     """One consumer group per database: copies on the same database share the work, others don't."""
     if is_postgres(db):
-        where = "postgresql" + safe_url(db)[safe_url(db).index(":"):]  # postgres:// and postgresql:// alike
+        where = safe_url(db).replace("postgres://", "postgresql://", 1)  # the password plays no part
     else:
         where = os.path.abspath(db)
     return "store-users-" + hashlib.sha256(where.encode("utf-8")).hexdigest()[:8]
