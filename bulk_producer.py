@@ -53,11 +53,14 @@ def main(argv=None):
     except KafkaTimeoutError:
         helpers.close_producer(producer)
         return helpers.topic_missing(args, suffix="; nothing was sent")
+    except KafkaError as error:
+        helpers.close_producer(producer)
+        return helpers.fail(error, args)
     deliveries = Deliveries(total)
     stopped_by = None  # None, "Ctrl-C", a UsageError (a bad line on standard input) or a KafkaError
     try:
         send_all(producer, args, deliveries, print_each=total is not None and total <= PRINT_EACH_UP_TO)
-        # send() only queues records; now wait for the broker's acknowledgements, bounded (see helpers).
+        # send() only queues records; now wait for the broker's acknowledgements, bounded (see Deliveries.wait).
         deliveries.wait(args.delivery_timeout + FLUSH_GRACE_SECONDS)
     except KeyboardInterrupt:
         stopped_by = "Ctrl-C"

@@ -47,6 +47,9 @@ def main(argv=None):
     except KafkaTimeoutError:
         helpers.close_producer(producer)
         return helpers.topic_missing(args, suffix="; nothing was sent")
+    except KafkaError as error:
+        helpers.close_producer(producer)
+        return helpers.fail(error, args)
     try:
         # Kafka stores bytes. send() only puts the record in a buffer; get() waits for the acknowledgement.
         record = producer.send(args.topic, key=key.encode() or None, value=value.encode())
