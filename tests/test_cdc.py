@@ -557,12 +557,28 @@ def test_the_generic_replay_leaves_the_cdc_section_to_this_test():
     assert not unproven, f"blocks of the CDC section not marked as replayed by tests/test_cdc.py: {unproven}"
 
 
+def slot_state(url, timeout=30):
+    """[active] of the connector's replication slot, [] when there is none; waits while it is still active,
+    as a learner who drops it a moment after deleting the connector would."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as connection:
+        while True:
+            found = [row[0] for row in connection.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = 'kit_users'")]
+            if found != [True] or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_the_chapter_runs_as_written(stack_factory):
     """Every `$ ` command of the chapter's CDC section, in order, on a fresh broker, database and worker.
 
-    The chapter fetches the Debezium plugin (a real download, checked against tools/jars.lock) and
-    starts PostgreSQL with tools/local_postgres.py from Maven Central, as a learner without either does.
+    The chapter fetches the Debezium plugin and starts PostgreSQL with tools/local_postgres.py, whose
+    binaries come from Maven Central: real downloads (20 MB), checked against tools/jars.lock, as on a
+    learner's machine that has neither Maven nor PostgreSQL.
     Between the commands the test does what the chapter tells the learner to do in terminal 3:
     start Connect before registering the connector, Ctrl-C it before Margaret is inserted and
     start it again after. Ports are the test's own; the output is compared with the chapter's.
@@ -570,25 +586,24 @@ def test_the_chapter_runs_as_written(stack_factory):
     import shlex
 
     stack = stack_factory.start()
-    local_postgres.maven_bin_dir(quiet=True)  # in the cache before the copy links it
     root = Path(tempfile.mkdtemp(prefix="kit-cdc-chapter-"))
     os.chmod(root, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)  # as root, PostgreSQL
     copy = root / "kit"  # runs as another account, which must reach .local-postgres
     shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(".git", ".kafka-jars", ".local-kafka", ".local-postgres",
                                                               "__pycache__", "*.db", "bench-results", ".pytest_cache"))
-    # Kafka's and PostgreSQL's jars from this checkout; Debezium's are downloaded by the chapter's own command.
+    # Kafka's jars from this checkout; Debezium's and PostgreSQL's are downloaded by the chapter's own commands.
     jars = copy / "tools" / ".kafka-jars"
     jars.mkdir()
-    for jar_set in (local_kafka.KAFKA_SET, local_postgres.POSTGRES_SET):
-        (jars / local_kafka.JAR_SETS[jar_set][1]).symlink_to(local_kafka.set_dir(jar_set))
+    (jars / local_kafka.JAR_SETS[local_kafka.KAFKA_SET][1]).symlink_to(local_kafka.JARS_DIR)
     pg_port = local_kafka.free_port()
     connector = copy / "tools" / "connect" / "users-cdc.json"
     connector.write_text(connector.read_text().replace('"5432"', f'"{pg_port}"'))
 
     props = {**read_properties(WORKER_PROPERTIES), "bootstrap.servers": stack.bootstrap}
     worker = ConnectWorker(props, root, cwd=copy)
+    pg_url = f"postgresql://kit:{connector_password()}@localhost:{pg_port}/postgres"
     env = script_env(stack.bootstrap, LOCAL_POSTGRES_PORT=pg_port, LOCAL_POSTGRES_BINARIES="maven",
-                     KIT_POSTGRES_URL=f"postgresql://kit:{connector_password()}@localhost:{pg_port}/postgres")
+                     KIT_POSTGRES_URL=pg_url)
     env.pop("LOCAL_KAFKA_CACHE", None)
     shown_ports = {stack.port: 9092, worker.port: 8084, pg_port: 5432}
 
@@ -613,6 +628,8 @@ def test_the_chapter_runs_as_written(stack_factory):
                 worker.start()  # terminal 3: java ... ConnectDistributed tools/connect/cdc-worker.properties
             if "insert Margaret" in command:
                 worker.stop()  # Ctrl-C in terminal 3
+            if "pg_drop_replication_slot" in command:
+                assert slot_state(pg_url) == [False], "the deleted connector's task still reads its slot"
             argv = [sys.executable if word == "python" else word for word in shlex.split(on_this_machine(command))]
             result = subprocess.run(argv, cwd=copy, env=env, capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, f"$ {command}\n{result.stdout}\n{result.stderr}"
@@ -623,6 +640,7 @@ def test_the_chapter_runs_as_written(stack_factory):
                 if "insert Margaret" in command:
                     worker.start()  # the same command again
                 worker.wait_until_streaming()
+        assert slot_state(pg_url) == [], "the chapter's last step leaves the replication slot behind"
         assert " ERROR " not in worker.text, worker.text[-3000:]
     finally:
         worker.stop()
