@@ -30,6 +30,7 @@ from pathlib import Path
 import docs_replay
 import pytest
 from compose_check import bind_mounts, connect_worker_properties, environment, load_compose, service
+from conftest import say
 from docs_replay import mask, matches
 from support import REPO, Background, local_kafka, local_postgres, run_script, script_env, unique_name
 
@@ -47,9 +48,8 @@ RECORD_LINE = re.compile(r"^(?P<kind>Data Received|Tombstone)\s+partition (?P<pa
 
 
 def figures(message):
-    """Measured numbers, shown in the CI log even though pytest captures output."""
-    sys.__stderr__.write(f"\n[figures] {message}\n")
-    sys.__stderr__.flush()
+    """Measured numbers, shown in the CI log even though pytest captures output (sys.__stderr__ is captured too)."""
+    say(f"[figures] {message}")
 
 
 # --------------------------------------------------------------------------
@@ -85,6 +85,7 @@ def start_postgres(logical=True, password=None):
                                           logical=logical, password=password or connector_password(),
                                           owner_pid=os.getpid())
     server.start()
+    say(f"CDC: {server.binaries.describe()} at 127.0.0.1:{server.port}, logical decoding {logical}")
     return server
 
 
