@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 import helpers
 
-# The compose file's `postgres` service (profile cdc) has exactly this user, password and database.
-DEFAULT_DB = "postgresql://kit:kit-secret@localhost:5432/kit"
+# `python tools/local_postgres.py start --logical` and the compose file's `postgres` service (profile cdc)
+# both have this user and database; the compose one checks the password, the local one (127.0.0.1 only) needs none.
+DEFAULT_DB = "postgresql://kit:kit-secret@localhost:5432/postgres"
 
 CREATE_USERS = """
 CREATE TABLE IF NOT EXISTS users (
@@ -31,7 +32,8 @@ CREATE TABLE IF NOT EXISTS users (
 def parse_args(argv):
     parser = helpers.ArgumentParser(description="Change one row of the PostgreSQL table 'users'.")
     parser.add_argument("--db", default=os.environ.get("KIT_POSTGRES_URL", DEFAULT_DB),
-                        help="PostgreSQL URL (env KIT_POSTGRES_URL, default: the compose stack's database)")
+                        help="PostgreSQL URL (env KIT_POSTGRES_URL, default: tools/local_postgres.py's or the compose "
+                             "stack's database)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{insert,update,delete}")
     insert = commands.add_parser("insert", help="add a user")
     insert.add_argument("name")

@@ -16,4 +16,6 @@ def test_every_command_on_the_page_runs_and_prints_what_the_page_shows(page, tmp
     elsewhere = sorted(set(replay.proven_elsewhere))
     say(f"docs: {page.relative_to(REPO)}: {ran} commands run, {len(replay.proven_elsewhere)} block(s) proven "
         f"by other tests ({', '.join(elsewhere) or 'none'})")
-    assert ran > 0, f"{page.name} shows no command that runs"
+    # A page may leave every block to the tests its marks name (a chapter whose commands need a long-lived
+    # process, such as a Connect worker); it must still show something that runs here or is proven there.
+    assert ran + len(replay.proven_elsewhere) > 0, f"{page.name} shows no command that runs or is proven elsewhere"

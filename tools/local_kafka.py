@@ -6,6 +6,7 @@ data dir, log file and pid file under the state directory (default: .local-kafka
 at the repo root).
 
     python tools/local_kafka.py fetch            # download the jars (once)
+    python tools/local_kafka.py fetch --debezium # the Debezium PostgreSQL connector, for Kafka Connect
     python tools/local_kafka.py start            # ZooKeeper on 2181, Kafka on 9092
     python tools/local_kafka.py start --kraft    # or: Kafka 4.x on 9092 in KRaft mode, no ZooKeeper
     python tools/local_kafka.py start --brokers 3 # or: three brokers on 9092, 9093 and 9094
@@ -21,9 +22,10 @@ so a learner needs nothing but Java 17+. The test suite imports this module to r
 its own stacks.
 
 For maintainers: the poms in tools/ (pom.xml for Kafka 3.9.2, pom-kraft.xml for
-4.1.0, pom-postgres.xml for tools/local_postgres.py; see JAR_SETS) are the source of
-truth. After changing one, `python tools/local_kafka.py lock` resolves them with
-Maven and rewrites tools/jars.lock; only that command needs Maven.
+4.1.0, pom-postgres.xml for tools/local_postgres.py, pom-debezium.xml for the Debezium
+connector; see JAR_SETS) are the source of truth. After changing one,
+`python tools/local_kafka.py lock` resolves them with Maven and rewrites tools/jars.lock;
+only that command needs Maven.
 """
 
 import argparse
@@ -82,9 +84,15 @@ JAR_SETS = {
     "kafka-3.9.2": ("pom.xml", "3.9.2"),
     "kafka-4.1.0": ("pom-kraft.xml", "4.1.0"),
     "postgres-17.11.0": ("pom-postgres.xml", "postgres-17.11.0"),  # server binaries for tools/local_postgres.py
+    # The Debezium PostgreSQL connector for Kafka Connect. A worker's plugin.path names a folder of plugin
+    # folders, so its jars go one level down: plugin.path=tools/.kafka-jars/debezium-3.6.1.Final
+    "debezium-3.6.1": ("pom-debezium.xml", "debezium-3.6.1.Final/debezium-connector-postgres"),
 }
 KAFKA_SET = "kafka-3.9.2"
 JARS_DIR = CACHE_DIR / JAR_SETS[KAFKA_SET][1]
+DEBEZIUM_SET = "debezium-3.6.1"
+# What a Connect worker's plugin.path names for it (tools/connect/cdc-worker.properties): the folder above the jars.
+DEBEZIUM_PLUGIN_PATH = (CACHE_DIR / JAR_SETS[DEBEZIUM_SET][1]).parent
 
 DOWNLOAD_TIMEOUT_S = 30
 CHUNK_BYTES = 256 * 1024
@@ -1050,7 +1058,10 @@ def parse_args(argv):
                         help="state directory for data, logs and pid files (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download the Kafka jars from Maven Central (only the missing ones)")
-    fetch.add_argument("--kraft", action="store_true", help=f"the Kafka {KRAFT_VERSION} jars for --kraft")
+    which = fetch.add_mutually_exclusive_group()
+    which.add_argument("--kraft", action="store_true", help=f"the Kafka {KRAFT_VERSION} jars for --kraft")
+    which.add_argument("--debezium", action="store_true",
+                       help="the Debezium PostgreSQL connector, a Kafka Connect plugin (docs/kafka-connect.md)")
     start = sub.add_parser("start", help="start ZooKeeper and Kafka in the background")
     start.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)),
                        help="first broker's port (env LOCAL_KAFKA_PORT, default: %(default)s)")
@@ -1080,6 +1091,10 @@ def main(argv=None):
         if args.command == "fetch":
             if args.kraft:
                 print(f"Kafka {KRAFT_VERSION} jars in {shown_path(fetch_jars(KRAFT_SET))}")
+                return 0
+            if args.debezium:
+                fetch_jars(DEBEZIUM_SET)
+                print(f"Debezium plugin in {shown_path(DEBEZIUM_PLUGIN_PATH)} (Kafka Connect's plugin.path)")
                 return 0
             print(f"Kafka {KAFKA_VERSION} jars in {shown_path(fetch_jars())}")
             return 0
