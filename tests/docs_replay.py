@@ -21,7 +21,9 @@ How a page is read (README.md and every chapter in docs/ follow these rules):
   The replay checks that the named test file exists.
 
 Every page runs in its own copy of the kit with private ports. Before comparing, the private ports are
-mapped back to the page's (9092, 2181, ...), and timings, rates and pids are masked.
+mapped back to the page's (9092, 2181, ...), the copy's folder is shown as /home/you/kafka-python-kit, and
+timings, rates, pids, clock times, UUIDs and what depends on timing or on the folder are masked
+(store_users.py: how many users one batch holds, and the hash of the database's path in its group's name).
 """
 
 import re
@@ -46,7 +48,12 @@ MASKS = [
     (re.compile(r"pid \d+ +"), "pid P "),
     (re.compile(r"pid \d+\b"), "pid P"),
     (re.compile(r"\b\d+ ms has passed"), "T ms has passed"),  # a record expired: how late it was noticed
+    (re.compile(r"^Stored +[\d,]+ users \("), "Stored N users ("),  # store_users.py: what one poll returned
+    (re.compile(r"\bstore-users-[0-9a-f]{8}\b"), "store-users-HASH"),  # store_users.py's default group
+    (re.compile(r"\(\d\d:\d\d:\d\d\)"), "(HH:MM:SS)"),  # the time of day, e.g. watch_lag.py's header
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "UUID"),  # e.g. a member id
 ]
+KIT_FOLDER_SHOWN = "/home/you/kafka-python-kit"  # absolute paths into the kit, as the pages show them
 BROKER_IDS = re.compile(r"(?<=leader broker )(-?\d+ *)(replicas \[[\d, ]*\]  in-sync \[[\d, ]*\])$")
 SKIPPED_COPY = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".kafka-jars",
                                       ".local-kafka", ".local-postgres", "bench-results", "users.db")
@@ -156,6 +163,8 @@ class Replay:
         return text
 
     def as_shown(self, line):
+        for folder in {str(self.copy.resolve()), str(self.copy)}:
+            line = line.replace(folder, KIT_FOLDER_SHOWN)
         for shown, actual in self.ports.items():
             line = re.sub(rf"(?<=[:=]){actual}\b", str(shown), line)
         return mask(line)

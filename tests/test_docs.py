@@ -1,6 +1,10 @@
 """Every command shown on every page (README.md and the chapters in docs/) runs as written, and prints
 what the page shows. The rules a page follows are in tests/docs_replay.py."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 from conftest import free_port_block, say
 from docs_replay import Replay
@@ -9,9 +13,19 @@ from support import REPO, script_env
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
+@pytest.fixture
+def workdir():
+    """A folder every account can enter (pytest's tmp_path is private): as root, tools/local_postgres.py runs
+    the server as another account, which must reach its data inside the page's copy of the kit."""
+    directory = Path(tempfile.mkdtemp(prefix="kit-docs-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
-def test_every_command_on_the_page_runs_and_prints_what_the_page_shows(page, tmp_path):
-    replay = Replay(page, tmp_path, free_port_block, script_env(None))
+def test_every_command_on_the_page_runs_and_prints_what_the_page_shows(page, workdir):
+    replay = Replay(page, workdir, free_port_block, script_env(None))
     ran = replay.run_page()
     elsewhere = sorted(set(replay.proven_elsewhere))
     say(f"docs: {page.relative_to(REPO)}: {ran} commands run, {len(replay.proven_elsewhere)} block(s) proven "
