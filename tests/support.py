@@ -213,6 +213,16 @@ def end_offsets(bootstrap, topic):
         consumer.close()
 
 
+def read_properties(path):
+    """A Java .properties file (Kafka Connect's worker and connector settings) as a dict."""
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
 # --------------------------------------------------------------------------
 # Kafka's own Java tools, from the fetched jars
 

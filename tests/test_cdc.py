@@ -32,7 +32,7 @@ import pytest
 from compose_check import bind_mounts, connect_worker_properties, environment, load_compose, service
 from conftest import say
 from docs_replay import mask, matches
-from support import REPO, Background, local_kafka, local_postgres, run_script, script_env, unique_name
+from support import REPO, Background, local_kafka, local_postgres, read_properties, run_script, script_env, unique_name
 
 CONNECT_DIR = REPO / "tools" / "connect"
 WORKER_PROPERTIES = CONNECT_DIR / "cdc-worker.properties"
@@ -91,15 +91,6 @@ def start_postgres(logical=True, password=None):
 
 # --------------------------------------------------------------------------
 # A distributed Connect worker, started and stopped like a learner would
-
-
-def read_properties(path):
-    pairs = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key.strip()] = value.strip()
-    return pairs
 
 
 class ConnectWorker:

@@ -11,19 +11,10 @@ import time
 import urllib.request
 
 import pytest
-from support import REPO, Background, local_kafka, run_script, unique_name
+from support import REPO, Background, local_kafka, read_properties, run_script, unique_name
 
 CONNECT_DIR = REPO / "tools" / "connect"
 CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectStandalone"
-
-
-def read_properties(path):
-    pairs = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def write_properties(path, pairs):
