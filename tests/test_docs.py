@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 from conftest import free_port_block, say
 from docs_replay import Replay
-from support import REPO, script_env
+from support import REPO, local_kafka, script_env
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jars_already_fetched():
+    """The pages show a start with the jars in place; their first download (a progress line per 15 MB) is
+    proven by tests/test_fetch.py. The copies of the kit share this checkout's jar cache."""
+    for jar_set in (local_kafka.KAFKA_SET, local_kafka.KRAFT_SET):
+        local_kafka.fetch_jars(jar_set, quiet=True)
 
 
 @pytest.fixture
