@@ -8,9 +8,7 @@ import time
 from helpers.cli import UsageError
 
 PROGRESS_EVERY_SECONDS = 0.5
-
-
-RAW_PREVIEW_BYTES = 80
+RAW_PREVIEW_BYTES = 80  # how much of a record that is not JSON a warning shows
 
 
 def print_line(text):
