@@ -512,14 +512,9 @@ def orphans(owner_flag=JAVA_OWNER_FLAG):
     return found
 
 
-def stray_processes():
-    """Java processes started by a test run whose pytest process has died."""
-    return orphans()
-
-
 def kill_stray_processes(pids=None):
     """Kill what an earlier, killed test run left behind (by default its java processes). Returns the pids."""
-    pids = stray_processes() if pids is None else pids
+    pids = orphans() if pids is None else pids
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
