@@ -15,9 +15,9 @@ How a page is read (README.md and every chapter in docs/ follow these rules):
 - A command that runs until Ctrl-C (a consumer without --max-messages or --timeout) starts in the
   background of its terminal. A later block of that terminal without a command shows more of its
   output; `^C` in it is a Ctrl-C, and the lines after it are the last ones the command prints.
-- A block that cannot run here is marked for the reader on the line just above it, naming the test that
-  proves it instead, for example:
-    > Not replayed here: needs Docker. `tests/test_compose.py` runs these settings as real processes.
+- A block that cannot run here carries a comment on the line just above it that names the test proving it
+  instead, invisible to the reader like the other steering comments (a twin keeps it in English, as is):
+    <!-- not replayed: needs Docker. tests/test_compose.py runs these settings as real processes -->
   The replay checks that the named test file exists.
 
 Every page runs in its own copy of the kit with private ports. Before comparing, the private ports are
@@ -41,7 +41,7 @@ from support import REPO, Background
 PAGE_PORTS = (9092, 9093, 9094, 9095, 2181, 8083, 5432)
 FENCE = re.compile(r"^```([a-z]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 STEER = re.compile(r"<!--\s*(.*?)\s*-->\s*$")
-NOT_REPLAYED = re.compile(r"^> Not replayed here: .*`(tests/[\w/]+\.py)`", re.M)
+NOT_REPLAYED = re.compile(r"^<!-- not replayed: .*?\b(tests/[\w/]+\.py)\b.*-->\s*$", re.M)
 MASKS = [
     (re.compile(r"in \d+\.\d\d s: [\d,]+ records/s"), "in T s: R records/s"),
     (re.compile(r"\bin \d+(\.\d+)? ?s\b"), "in T s"),
@@ -67,7 +67,7 @@ class Block:
         self.terminal = next((s.split()[1] for s in steering if s.startswith("terminal ")), "1")
         self.any_order = "any order" in steering
         self.broker_ids_vary = "broker ids vary" in steering
-        self.not_replayed = marked_not_replayed  # the test file named by the visible mark, or None
+        self.not_replayed = marked_not_replayed  # the test file named by the not-replayed comment, or None
 
 
 def blocks(text):

@@ -542,7 +542,7 @@ def chapter_steps():
 
 
 def test_the_generic_replay_leaves_the_cdc_section_to_this_test():
-    """tests/test_docs.py skips a block marked `> Not replayed here: ...`: each one here must name this file."""
+    """tests/test_docs.py skips a block marked `<!-- not replayed: ... -->`: each one here must name this file."""
     found = docs_replay.blocks(chapter_section())
     assert found, "the CDC section lost its code blocks"
     unproven = [block.body.splitlines()[0] for block in found if block.not_replayed != "tests/test_cdc.py"]

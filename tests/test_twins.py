@@ -65,8 +65,8 @@ def fenced_blocks(text):
 
 
 def prose(text):
-    """The text outside fenced code blocks."""
-    return FENCE.sub("", text)
+    """What a reader sees outside fenced code blocks: HTML comments (the replay's steering) are invisible."""
+    return re.sub(r"<!--.*?-->", "", FENCE.sub("", text), flags=re.S)
 
 
 def commands(text):
@@ -114,7 +114,7 @@ def above_each_block(text):
         steering = [m.group(1) for m in (STEER.search(line) for line in above) if m]
         last = above[-1] if above else ""
         named = NOT_REPLAYED.search(last)
-        mark = named.group(1) if named else ("unnamed" if last.startswith("> Not replayed here: ") else None)
+        mark = named.group(1) if named else ("unnamed" if last.startswith("<!-- not replayed: ") else None)
         found.append((steering, mark))
     return found
 
@@ -194,8 +194,8 @@ def test_same_commands_in_the_same_order(pair):
 
 
 def test_same_steering_comments_and_not_replayed_marks(pair):
-    """The replay reads the lines above a block: the twin keeps the comments as they are, and marks the same
-    blocks as not replayed (`> Not replayed here: ` in English, then translated words), naming the same test."""
+    """The replay reads the lines above a block: the twin keeps the comments, the not-replayed ones included,
+    exactly as the English page has them (they are invisible to the reader)."""
     page, en, twin, zh = pair
     for index, (en_above, zh_above) in enumerate(zip(above_each_block(en), above_each_block(zh))):
         assert zh_above == en_above, f"{name(twin)}: above code block #{index + 1}: {zh_above}, in English {en_above}"
