@@ -14,10 +14,11 @@ The exit status is 0 only when the broker has acknowledged every record.
 import json
 import time
 
+import helpers
+
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-import helpers
 import kafka_settings
 
 PRODUCER_CONFIG = {

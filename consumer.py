@@ -11,10 +11,11 @@ import json
 import sys
 import time
 
+import helpers
+
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
-import helpers
 import kafka_settings
 
 CONSUMER_CONFIG = {

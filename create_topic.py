@@ -8,10 +8,11 @@ Running it again is safe: an existing topic is described and left as it is.
 
 import time
 
+import helpers
+
 from kafka import KafkaAdminClient
 from kafka.errors import InvalidReplicationFactorError, KafkaError, TopicAlreadyExistsError
 
-import helpers
 import kafka_settings
 
 # A new topic's partitions have no leader for a moment, and producing fails until they do.

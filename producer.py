@@ -10,10 +10,11 @@ All of a batch or none of it: transactional_producer.py.
 
 import json
 
+import helpers
+
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-import helpers
 import kafka_settings
 
 PRODUCER_CONFIG = {

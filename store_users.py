@@ -28,10 +28,11 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import helpers
+
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import IllegalStateError, KafkaError
 
-import helpers
 import kafka_settings
 
 DEFAULT_DB = "users.db"

@@ -7,10 +7,11 @@
 The aborted records stay in the log (a plain consumer still shows them); a Ctrl-C aborts the transaction.
 """
 
+import helpers
+
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-import helpers
 import kafka_settings
 
 PRODUCER_CONFIG = {

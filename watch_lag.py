@@ -14,11 +14,12 @@ import signal
 import sys
 import time
 
+import helpers
+
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
 
-import helpers
 import kafka_settings
 
 DEFAULT_GROUP = "users-demo"

@@ -8,7 +8,13 @@ the tutorial. What is where:
     passwords.py    logging set-up that never shows a SASL password
     output.py       progress and summary lines, and how every script ends (Ctrl-C, `| head`)
     workarounds.py  kafka-python behaviours the kit works around, each with its reason
+    interrupts.py   a Ctrl-C while Python is still importing kafka-python: one line, not a traceback
 """
+
+# First, before anything here imports kafka-python (slow): from now on a stray Ctrl-C ends in one line.
+import helpers.interrupts  # noqa: F401  (it installs its hook when imported)
+
+# isort: split
 
 from helpers.cli import (
     ArgumentParser,

@@ -1,0 +1,53 @@
+"""A Ctrl-C in the first second, while Python is still importing kafka-python: one line, exit 130.
+
+To land the Ctrl-C inside that import every time, the scripts run with a sitecustomize.py on PYTHONPATH
+that makes `import kafka` announce itself on stderr and then wait; the test presses Ctrl-C once it sees
+the announcement. Nothing else about the import changes, and no broker is needed.
+"""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+from support import REPO, script_env
+
+SCRIPTS = ["create_topic.py", "producer.py", "consumer.py", "bulk_producer.py", "transactional_producer.py",
+           "store_users.py", "change_users.py", "watch_lag.py"]
+ANNOUNCEMENT = "importing kafka-python now"
+
+SLOW_KAFKA_IMPORT = f'''
+import sys
+import time
+
+
+class SlowKafkaImport:
+    """Holds up the first `import kafka` until a Ctrl-C arrives (or a minute passes)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "kafka":
+            sys.meta_path.remove(self)
+            sys.stderr.write("{ANNOUNCEMENT}\\n")
+            sys.stderr.flush()
+            time.sleep(60)
+        return None
+
+
+sys.meta_path.insert(0, SlowKafkaImport())
+'''
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_ctrl_c_while_importing_kafka_python_is_one_line(script, tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(SLOW_KAFKA_IMPORT)
+    env = script_env("localhost:1", PYTHONPATH=tmp_path)
+    process = subprocess.Popen([sys.executable, str(REPO / script)], cwd=REPO, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr.readline().strip() == ANNOUNCEMENT, f"{script} never imported kafka-python"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert (process.returncode, out, err) == (130, "", "Interrupted (Ctrl-C).\n"), err
