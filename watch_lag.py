@@ -6,7 +6,8 @@
 
 For each partition: the end offset (where the next record written will go),
 the group's committed offset (where it will continue reading) and the lag, the
-difference: records already written that the group has not processed yet.
+difference: records already written that the group has not processed yet. A partition
+where the group has committed nothing counts in full, from its oldest offset.
 Also the group's members and the partitions each one is assigned.
 """
 
@@ -61,10 +62,15 @@ def snapshot(admin, args):
         raise UnknownError(f"group '{args.group}' is unknown at {args.bootstrap_server}: no consumer has joined it "
                            f"or committed an offset; known groups: {shown or 'none'}")
     ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
-    return partitions, group, committed, {tp: ends[tp].offset for tp in partitions}
+    # Where the group would start on a partition it never committed: the oldest offset still in the log,
+    # as the kit's consumers start there (auto_offset_reset="earliest").
+    uncommitted = [tp for tp in partitions if tp not in committed]
+    oldest = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in uncommitted}) if uncommitted else {}
+    return (partitions, group, committed, {tp: ends[tp].offset for tp in partitions},
+            {tp: oldest[tp].offset for tp in uncommitted})
 
 
-def render(args, partitions, group, committed, ends):
+def render(args, partitions, group, committed, ends, oldest):
     members = group["members"]
     lines = [f"Group '{args.group}' on topic '{args.topic}' at {args.bootstrap_server}: {group['group_state']}, "
              f"{len(members)} member(s)   ({time.strftime('%H:%M:%S')})",
@@ -77,8 +83,13 @@ def render(args, partitions, group, committed, ends):
             total_lag += lag
             lines.append(f"  {tp.partition:<10} {end:>12,} {committed[tp]:>12,} {lag:>12,}")
         else:
-            lines.append(f"  {tp.partition:<10} {end:>12,} {'-':>12} {'-':>12}   (nothing committed yet)")
-    lines.append(f"  {'total':<10} {sum(ends.values()):>12,} {sum(committed.values()):>12,} {total_lag:>12,}")
+            lag = end - oldest[tp]  # the group has not read this partition at all: all of it is still to read
+            total_lag += lag
+            lines.append(f"  {tp.partition:<10} {end:>12,} {'-':>12} {lag:>12,}   "
+                         f"(nothing committed: counted from the oldest offset, {oldest[tp]:,})")
+    in_full = f"   ({len(oldest)} partition{'s' if len(oldest) > 1 else ''} with nothing committed counted in full)"
+    lines.append(f"  {'total':<10} {sum(ends.values()):>12,} {sum(committed.values()):>12,} {total_lag:>12,}"
+                 + (in_full if oldest else ""))
     if not members:
         lines.append(f"Members: none; no consumer of group '{args.group}' is running, so the lag can only grow.")
     else:

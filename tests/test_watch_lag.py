@@ -2,6 +2,7 @@
 
 import re
 
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from support import create_topic, run_script, start_script, unique_name
 
 
@@ -64,3 +65,34 @@ def test_unknown_group_is_one_clear_line(bootstrap, topic):
 
     missing = run_script("watch_lag.py", "--topic", unique_name("no-topic"), "--group", group, bootstrap=bootstrap)
     assert missing.returncode == 1 and len(missing.err_lines) == 1 and "does not exist" in missing.stderr
+
+
+def test_partition_without_a_commit_counts_from_its_oldest_offset(bootstrap):
+    topic = create_topic(bootstrap, unique_name("lag-uncommitted"), partitions=2)
+    group = unique_name("lag")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for n in range(3):
+        producer.send(topic, value=b'{"id": %d}' % n, partition=0)
+    producer.flush()
+    consumed = run_script("consumer.py", "--topic", topic, "--group", group, "--max-messages", 3,
+                          bootstrap=bootstrap)
+    assert consumed.returncode == 0 and "Reached --max-messages 3." in consumed.stdout, consumed
+    # Partition 1 was empty, so the group has no commit there. Its records arrive later; the first 2 are deleted,
+    # so a consumer of the group would start at offset 2 and has 3 records to read there.
+    for n in range(5):
+        producer.send(topic, value=b'{"id": %d}' % n, partition=1)
+    producer.close()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.delete_records({TopicPartition(topic, 1): 2})
+    finally:
+        admin.close()
+
+    result = run_script("watch_lag.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
+    assert result.returncode == 0, result
+    assert result.lines[1:5] == [
+        "  partition    end offset    committed          lag",
+        "  0                     3            3            0",
+        "  1                     5            -            3   (nothing committed: counted from the oldest offset, 2)",
+        "  total                 8            3            3   (1 partition with nothing committed counted in full)",
+    ], result.stdout
