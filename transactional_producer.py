@@ -4,8 +4,11 @@
     python transactional_producer.py --count 10 --abort    # abort: they see none of them
     python consumer.py --read-committed                    # a consumer that skips aborted records
 
-The aborted records stay in the log (a plain consumer still shows them); a Ctrl-C aborts the transaction.
+The aborted records stay in the log (a plain consumer still shows them). A Ctrl-C or an error aborts the
+transaction; the last line says whether it ended committed, aborted or with its outcome unknown.
 """
+
+import sys
 
 import helpers
 
@@ -20,6 +23,7 @@ PRODUCER_CONFIG = {
     "linger_ms": 20,  # wait up to 20 ms to fill a batch
     "max_block_ms": 5000,  # an unknown topic (or a silent broker) fails within 5 s per step
 }
+TRANSACTIONS_READY_SECONDS = 15
 PROFESSIONS = ["Data Engineer", "Teacher", "Nurse", "Architect", "Chef", "Pilot", "Plumber", "Designer"]
 
 
@@ -33,12 +37,27 @@ def main(argv=None):
                                  **PRODUCER_CONFIG, transactional_id=transactional_id)
     except KafkaError as error:
         return helpers.fail(error, args)
-    opened = False
+    try:
+        return send_in_one_transaction(producer, args)
+    except KafkaError as error:
+        return helpers.fail(error, args)
+    finally:
+        helpers.close_producer(producer)
+
+
+def send_in_one_transaction(producer, args):
     try:
         producer.partitions_for(args.topic)  # fails within max_block_ms if the topic does not exist
-        producer.init_transactions()  # also aborts an unfinished transaction left by an earlier run
-        producer.begin_transaction()
-        opened = True
+    except KafkaTimeoutError:
+        return helpers.topic_missing(args)
+    try:
+        # Also aborts an unfinished transaction left by an earlier run. The helper waits longer than max_block_ms:
+        # a new broker's first transaction creates the internal topic __transaction_state, which takes a while.
+        helpers.init_transactions(producer, TRANSACTIONS_READY_SECONDS)
+    except KafkaTimeoutError:
+        return helpers.transactions_not_ready(args, TRANSACTIONS_READY_SECONDS)
+    producer.begin_transaction()
+    try:
         progress = helpers.Progress()
         for number in range(1, args.count + 1):
             user = {"id": number, "name": f"user-{number:07d}", "profession": PROFESSIONS[number % len(PROFESSIONS)]}
@@ -47,27 +66,23 @@ def main(argv=None):
                 progress.show(f"Sending... {number:>9,}/{args.count:,} sent in the open transaction")
         # Wait until the broker has every record; they stay invisible to read_committed consumers until the commit.
         producer.flush(timeout=30)
+        # kafka-python's commit_transaction() and abort_transaction() can wait for ever: the helpers give up in time.
         if args.abort:
-            producer.abort_transaction()  # the records stay in the log; read_committed consumers skip them
+            helpers.abort_transaction(producer)  # the records stay in the log; read_committed consumers skip them
             print(f"Transaction aborted on purpose (--abort): {args.count} record(s) are in the log, "
                   f"but read_committed consumers never see them.")
         else:
-            producer.commit_transaction()  # waits for every record, then makes the batch visible at once
+            helpers.commit_transaction(producer)  # waits for every record, then makes the batch visible at once
             print(f"Transaction committed: read_committed consumers now see the whole batch ({args.count} record(s)).")
         return 0
-    except KafkaTimeoutError:
-        return helpers.topic_missing(args) if not opened else helpers.fail("the broker did not answer in time", args)
+    # Whatever goes wrong, end the transaction: while it is open, read_committed consumers of the topic cannot
+    # read past its first record (the last stable offset) until the broker times it out (60 s).
     except KeyboardInterrupt:
-        if opened:
-            # An open transaction would hold back read_committed consumers until it times out (60 s).
-            producer.abort_transaction()
-            print("Transaction aborted (Ctrl-C): the records are in the log, but read_committed consumers "
-                  "never see them.")
+        print(helpers.end_after_ctrl_c(producer, args))
         return 130
     except KafkaError as error:
-        return helpers.fail(error, args)
-    finally:
-        helpers.close_producer(producer)
+        print(helpers.end_after_error(producer, error, args), file=sys.stderr)
+        return 1
 
 
 def parse_args(argv):

@@ -8,6 +8,7 @@ the tutorial. What is where:
     passwords.py    logging set-up that never shows a SASL password
     output.py       progress and summary lines, and how every script ends (Ctrl-C, `| head`)
     workarounds.py  kafka-python behaviours the kit works around, each with its reason
+    transactions.py ending a transaction within a time limit, and saying how it ended
     interrupts.py   a Ctrl-C while Python is still importing kafka-python: one line, not a traceback
 """
 
@@ -28,14 +29,22 @@ from helpers.cli import (
     positive_seconds,
     topic_name,
 )
-from helpers.errors import describe_failure, fail, topic_missing
+from helpers.errors import describe_failure, fail, topic_missing, transactions_not_ready
 from helpers.output import Progress, Tally, key_text, print_line, raw_preview, run, summary_line
 from helpers.passwords import configure_logging
+from helpers.transactions import (
+    abort_transaction,
+    commit_transaction,
+    end_after_ctrl_c,
+    end_after_error,
+    init_transactions,
+)
 from helpers.workarounds import AssignmentNews, close_producer
 
 __all__ = [
     "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_record",
     "key_text", "open_lines", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
-    "summary_line", "topic_missing", "topic_name",
+    "summary_line", "topic_missing", "topic_name", "abort_transaction", "commit_transaction", "end_after_ctrl_c",
+    "end_after_error", "init_transactions", "transactions_not_ready",
 ]

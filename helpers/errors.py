@@ -56,3 +56,13 @@ def topic_missing(args, status=1, suffix=""):
     print(f"error: topic '{args.topic}' does not exist at {args.bootstrap_server}; create it with "
           f"'python create_topic.py --topic {args.topic}'{suffix}", file=sys.stderr)
     return status
+
+
+def transactions_not_ready(args, seconds, status=1):
+    """init_transactions() timed out: the broker is there, but its transaction coordinator did not answer."""
+    print(f"error: the broker at {args.bootstrap_server} did not get the transactional producer ready within "
+          f"{seconds:g} s (init_transactions). On a new broker the first transaction creates the internal topic "
+          f"__transaction_state, which can take longer on a busy machine: run the script again. If it fails again, "
+          f"a broker is down or __transaction_state lacks in-sync replicas: check 'python tools/local_kafka.py "
+          f"status' and the brokers' logs.", file=sys.stderr)
+    return status

@@ -1,9 +1,14 @@
-"""transactional_producer.py [--abort] and consumer.py --read-committed."""
+"""transactional_producer.py [--abort] and consumer.py --read-committed, and what ends a transaction when a
+step fails: a record the broker refuses, a broker that stops answering at the commit, a Ctrl-C then."""
 
 import json
 import re
+import signal
+import time
 
-from support import run_script, start_script, unique_name
+import pytest
+from holding_proxy import END_TXN, INIT_PRODUCER_ID, HoldingProxy
+from support import create_topic, java_tool, local_kafka, run_script, start_script, unique_name
 
 RECEIVED = re.compile(r"^Data Received  partition \d+ +offset (\d+) +key \S+ +(\{.*\})$")
 
@@ -59,3 +64,130 @@ def test_ctrl_c_aborts_the_open_transaction(bootstrap, topic):
     assert reader.returncode == 0, reader
     assert [name for _, name in received(reader)] == ["user-0000001"]
     assert reader.seconds < 10
+
+
+def transaction_state(bootstrap, topic):
+    """The broker's state for the script's transactional id, from Kafka's own kafka-transactions tool."""
+    described = java_tool("org.apache.kafka.tools.TransactionsCommand", "--bootstrap-server", bootstrap,
+                          "describe", "--transactional-id", f"kit-producer-{topic}")
+    assert described.returncode == 0, described.stderr
+    header, row = (line.split() for line in described.stdout.strip().splitlines())
+    return row[header.index("TransactionState")]
+
+
+def test_a_record_the_broker_refuses_aborts_the_transaction(bootstrap):
+    # A one-record batch is 80 bytes plus the value (53 bytes here): more than the topic accepts.
+    topic = create_topic(bootstrap, unique_name("tx-refused"), configs={"max.message.bytes": "100"})
+    refused = run_script("transactional_producer.py", "--topic", topic, "--count", 1, bootstrap=bootstrap)
+    assert refused.returncode == 1, refused
+    assert refused.stdout == "" and refused.err_lines == [
+        "error: the broker answered MESSAGE_SIZE_TOO_LARGE: The server has a configurable maximum message size to "
+        "avoid unbounded memory allocation. This error is thrown if the client attempt to produce a message larger "
+        "than this maximum. Transaction aborted: read_committed consumers never see any of its records."
+    ], refused
+    # Left open, it would hold back read_committed readers of the topic until the broker's 60 s timeout.
+    assert transaction_state(bootstrap, topic) == "CompleteAbort"
+
+
+@pytest.fixture(scope="module")
+def proxied_stack(stack_factory):
+    """A private broker that clients reach only through a HoldingProxy: (proxy, the proxy's host:port)."""
+    listener_port = local_kafka.free_port()
+    proxy = HoldingProxy(listener_port)
+    stack_factory.start(extra_properties={
+        "listeners": f"PLAINTEXT://localhost:{{port}},PROXIED://127.0.0.1:{listener_port}",
+        "advertised.listeners": f"PLAINTEXT://localhost:{{port}},PROXIED://127.0.0.1:{proxy.port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT",
+    })
+    yield proxy, f"127.0.0.1:{proxy.port}"
+    proxy.close()
+
+
+@pytest.fixture
+def proxy(proxied_stack):
+    """The proxy, and a fresh topic behind it; whatever a test held back is dropped when it ends."""
+    proxy, bootstrap = proxied_stack
+    proxy.bootstrap = bootstrap
+    proxy.topic = create_topic(bootstrap, unique_name("tx-proxied"))
+    yield proxy
+    proxy.reset()
+
+
+def start_held(proxy, api_key, *args):
+    """transactional_producer.py, started once the proxy holds back requests with api_key; waits for the hold."""
+    proxy.hold(api_key)
+    started = time.monotonic()
+    process = start_script("transactional_producer.py", "--topic", proxy.topic, *args, bootstrap=proxy.bootstrap)
+    if not proxy.held.wait(60):
+        process.kill()
+        raise AssertionError(f"no request {api_key} reached the proxy:\n{process.text}")
+    return process, started
+
+
+def test_commit_to_a_silent_broker_ends_in_time_and_says_the_outcome_is_unknown(proxy):
+    process, started = start_held(proxy, END_TXN, "--count", 5)
+    try:
+        code = process.wait(timeout=30)  # kafka-python's own commit_transaction() would wait for ever
+    finally:
+        process.kill()
+    assert code == 1, process.text
+    assert process.lines == [
+        f"error: the broker did not confirm the commit within 5 s. Transaction outcome unknown: "
+        f"committed if the commit reached the broker, otherwise aborted (when this script runs again for topic "
+        f"'{proxy.topic}', or about 60 s after it began); 'python consumer.py --topic {proxy.topic} "
+        f"--read-committed' shows which."], process.text
+    assert time.monotonic() - started < 25
+    proxy.reset()
+
+    # The commit never reached the broker: the next run aborts that transaction, and only its own record shows.
+    again = run_script("transactional_producer.py", "--topic", proxy.topic, "--count", 1, bootstrap=proxy.bootstrap)
+    assert again.returncode == 0, again
+    reader = run_script("consumer.py", "--topic", proxy.topic, "--group", unique_name("rc"), "--read-committed",
+                        "--timeout", 3, bootstrap=proxy.bootstrap)
+    assert [name for _, name in received(reader)] == ["user-0000001"], reader
+
+
+def test_abort_to_a_silent_broker_ends_in_time(proxy):
+    process, started = start_held(proxy, END_TXN, "--count", 5, "--abort")
+    try:
+        code = process.wait(timeout=30)  # kafka-python's own abort_transaction() would wait for ever
+    finally:
+        process.kill()
+    assert code == 1, process.text
+    assert process.lines == [
+        f"error: the broker did not confirm the abort within 5 s. Transaction not committed, and "
+        f"its abort is not confirmed yet: the broker aborts it when this script runs again for topic "
+        f"'{proxy.topic}', or about 60 s after it began; read_committed consumers never see its records."
+    ], process.text
+    assert time.monotonic() - started < 25
+
+
+def test_ctrl_c_during_the_commit_is_one_line_without_a_traceback(proxy):
+    process, _ = start_held(proxy, END_TXN, "--count", 5)
+    process.signal(signal.SIGINT)
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert code == 130, process.text
+    assert process.lines == [
+        f"Transaction outcome unknown (Ctrl-C): committed if the commit reached the broker, otherwise aborted (when "
+        f"this script runs again for topic '{proxy.topic}', or about 60 s after it began); "
+        f"'python consumer.py --topic {proxy.topic} --read-committed' shows which."], process.text
+
+
+def test_init_transactions_timeout_is_not_called_a_missing_topic(proxy):
+    process, started = start_held(proxy, INIT_PRODUCER_ID, "--count", 1)
+    try:
+        code = process.wait(timeout=40)
+    finally:
+        process.kill()
+    seconds = time.monotonic() - started
+    assert code == 1, process.text
+    assert process.lines == [
+        f"error: the broker at {proxy.bootstrap} did not get the transactional producer ready within 15 s "
+        f"(init_transactions). On a new broker the first transaction creates the internal topic __transaction_state, "
+        f"which can take longer on a busy machine: run the script again. If it fails again, a broker is down or "
+        f"__transaction_state lacks in-sync replicas: check 'python tools/local_kafka.py status' and the brokers' "
+        f"logs."], process.text
+    assert 15 <= seconds < 25, "init_transactions() gets 15 s: a new broker's first one can take more than 5 s"

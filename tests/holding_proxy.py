@@ -1,0 +1,100 @@
+"""A TCP proxy in front of a real broker that can hold back one kind of Kafka request.
+
+A broker that stops answering at one precise step (the commit, say) is what a learner meets when a
+broker dies at the wrong moment; SIGSTOP or a stop cannot aim at one request. The broker advertises
+the proxy's address on an extra listener, so every connection a client opens goes through the proxy.
+Requests flow through unchanged until hold(api_key): the first request with that key (EndTxn is 26,
+InitProducerId 22) and everything after it on that connection then waits until release(), or for ever.
+Answers from the broker always flow.
+"""
+
+import socket
+import struct
+import threading
+
+END_TXN, INIT_PRODUCER_ID = 26, 22
+
+
+class HoldingProxy:
+    def __init__(self, broker_port):
+        self.broker_port = broker_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.holding = set()
+        self.held = threading.Event()  # set once a request was held back
+        self.released = threading.Event()
+        self.sockets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold(self, api_key):
+        self.released.clear()
+        self.held.clear()
+        self.holding = {api_key}
+
+    def release(self):
+        self.holding = set()
+        self.released.set()
+
+    def reset(self):
+        """Drop every connection, and whatever they held back: a held request is never sent after this."""
+        _close(*self.sockets)
+        self.sockets = []
+        self.release()
+
+    def close(self):
+        self.reset()
+        _close(self.listener)
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # the listener was closed
+            try:
+                broker = socket.create_connection(("127.0.0.1", self.broker_port))
+            except OSError:  # the broker is not listening (yet): the client sees a closed connection
+                _close(client)
+                continue
+            self.sockets += [client, broker]
+            threading.Thread(target=self._requests, args=(client, broker), daemon=True).start()
+            threading.Thread(target=self._answers, args=(broker, client), daemon=True).start()
+
+    def _requests(self, client, broker):
+        """Client to broker, one request at a time: 4 bytes of size, then api_key (int16) and the rest."""
+        try:
+            while True:
+                size = _read_exactly(client, 4)
+                body = _read_exactly(client, struct.unpack(">i", size)[0])
+                if struct.unpack(">h", body[:2])[0] in self.holding:
+                    self.held.set()
+                    self.released.wait()
+                broker.sendall(size + body)
+        except OSError:
+            _close(client, broker)
+
+    def _answers(self, broker, client):
+        try:
+            while data := broker.recv(65536):
+                client.sendall(data)
+        except OSError:
+            pass
+        _close(client, broker)
+
+
+def _read_exactly(sock, count):
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionResetError("closed")
+        data += chunk
+    return data
+
+
+def _close(*sockets):
+    for sock in sockets:
+        try:
+            sock.close()
+        except OSError:
+            pass
