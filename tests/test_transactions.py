@@ -8,6 +8,7 @@ import time
 
 import pytest
 from holding_proxy import END_TXN, INIT_PRODUCER_ID, HoldingProxy
+from kafka import KafkaProducer
 from support import create_topic, java_tool, local_kafka, run_script, start_script, unique_name
 
 RECEIVED = re.compile(r"^Data Received  partition \d+ +offset (\d+) +key \S+ +(\{.*\})$")
@@ -99,7 +100,13 @@ def proxied_stack(stack_factory):
         "advertised.listeners": f"PLAINTEXT://localhost:{{port}},PROXIED://127.0.0.1:{proxy.port}",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT",
     })
-    yield proxy, f"127.0.0.1:{proxy.port}"
+    bootstrap = f"127.0.0.1:{proxy.port}"
+    # The first transaction on a new broker creates __transaction_state, slowly on a busy machine: do it here,
+    # so that the tests' own init_transactions() answers at once.
+    warm_up = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=unique_name("warm-up"), max_block_ms=120_000)
+    warm_up.init_transactions()
+    warm_up.close()
+    yield proxy, bootstrap
     proxy.close()
 
 
@@ -113,30 +120,31 @@ def proxy(proxied_stack):
     proxy.reset()
 
 
-def start_held(proxy, api_key, *args):
-    """transactional_producer.py, started once the proxy holds back requests with api_key; waits for the hold."""
+def run_held(proxy, api_key, *args, ctrl_c=False, timeout=30):
+    """Run transactional_producer.py while the proxy holds back requests with api_key, pressing Ctrl-C once one
+    is held if asked; returns (exit code, output lines, seconds). The timeout catches a script that waits for ever."""
     proxy.hold(api_key)
     started = time.monotonic()
     process = start_script("transactional_producer.py", "--topic", proxy.topic, *args, bootstrap=proxy.bootstrap)
-    if not proxy.held.wait(60):
+    try:
+        assert proxy.held.wait(60), f"no request {api_key} reached the proxy:\n{process.text}"
+        if ctrl_c:
+            process.signal(signal.SIGINT)
+        code = process.wait(timeout=timeout)
+    finally:
         process.kill()
-        raise AssertionError(f"no request {api_key} reached the proxy:\n{process.text}")
-    return process, started
+    return code, process.lines, time.monotonic() - started
 
 
 def test_commit_to_a_silent_broker_ends_in_time_and_says_the_outcome_is_unknown(proxy):
-    process, started = start_held(proxy, END_TXN, "--count", 5)
-    try:
-        code = process.wait(timeout=30)  # kafka-python's own commit_transaction() would wait for ever
-    finally:
-        process.kill()
-    assert code == 1, process.text
-    assert process.lines == [
+    code, lines, seconds = run_held(proxy, END_TXN, "--count", 5)  # kafka-python alone would wait for ever
+    assert code == 1, lines
+    assert lines == [
         f"error: the broker did not confirm the commit within 5 s. Transaction outcome unknown: "
         f"committed if the commit reached the broker, otherwise aborted (when this script runs again for topic "
         f"'{proxy.topic}', or about 60 s after it began); 'python consumer.py --topic {proxy.topic} "
-        f"--read-committed' shows which."], process.text
-    assert time.monotonic() - started < 25
+        f"--read-committed' shows which."]
+    assert seconds < 25
     proxy.reset()
 
     # The commit never reached the broker: the next run aborts that transaction, and only its own record shows.
@@ -148,46 +156,32 @@ def test_commit_to_a_silent_broker_ends_in_time_and_says_the_outcome_is_unknown(
 
 
 def test_abort_to_a_silent_broker_ends_in_time(proxy):
-    process, started = start_held(proxy, END_TXN, "--count", 5, "--abort")
-    try:
-        code = process.wait(timeout=30)  # kafka-python's own abort_transaction() would wait for ever
-    finally:
-        process.kill()
-    assert code == 1, process.text
-    assert process.lines == [
+    code, lines, seconds = run_held(proxy, END_TXN, "--count", 5, "--abort")
+    assert code == 1, lines
+    assert lines == [
         f"error: the broker did not confirm the abort within 5 s. Transaction not committed, and "
         f"its abort is not confirmed yet: the broker aborts it when this script runs again for topic "
-        f"'{proxy.topic}', or about 60 s after it began; read_committed consumers never see its records."
-    ], process.text
-    assert time.monotonic() - started < 25
+        f"'{proxy.topic}', or about 60 s after it began; read_committed consumers never see its records."]
+    assert seconds < 25
 
 
 def test_ctrl_c_during_the_commit_is_one_line_without_a_traceback(proxy):
-    process, _ = start_held(proxy, END_TXN, "--count", 5)
-    process.signal(signal.SIGINT)
-    try:
-        code = process.wait(timeout=30)
-    finally:
-        process.kill()
-    assert code == 130, process.text
-    assert process.lines == [
+    code, lines, _ = run_held(proxy, END_TXN, "--count", 5, ctrl_c=True)
+    assert code == 130, lines
+    assert lines == [
         f"Transaction outcome unknown (Ctrl-C): committed if the commit reached the broker, otherwise aborted (when "
         f"this script runs again for topic '{proxy.topic}', or about 60 s after it began); "
-        f"'python consumer.py --topic {proxy.topic} --read-committed' shows which."], process.text
+        f"'python consumer.py --topic {proxy.topic} --read-committed' shows which."]
 
 
+@pytest.mark.slow
 def test_init_transactions_timeout_is_not_called_a_missing_topic(proxy):
-    process, started = start_held(proxy, INIT_PRODUCER_ID, "--count", 1)
-    try:
-        code = process.wait(timeout=40)
-    finally:
-        process.kill()
-    seconds = time.monotonic() - started
-    assert code == 1, process.text
-    assert process.lines == [
-        f"error: the broker at {proxy.bootstrap} did not get the transactional producer ready within 15 s "
+    code, lines, seconds = run_held(proxy, INIT_PRODUCER_ID, "--count", 1, timeout=60)
+    assert code == 1, lines
+    assert lines == [
+        f"error: the broker at {proxy.bootstrap} did not get the transactional producer ready within 30 s "
         f"(init_transactions). On a new broker the first transaction creates the internal topic __transaction_state, "
         f"which can take longer on a busy machine: run the script again. If it fails again, a broker is down or "
         f"__transaction_state lacks in-sync replicas: check 'python tools/local_kafka.py status' and the brokers' "
-        f"logs."], process.text
-    assert 15 <= seconds < 25, "init_transactions() gets 15 s: a new broker's first one can take more than 5 s"
+        f"logs."]
+    assert 30 <= seconds < 45, "init_transactions() gets 30 s: a new broker's first one can take more than 5 s"
