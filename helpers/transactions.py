@@ -89,6 +89,8 @@ def end_after_error(producer, error, args):
     """End the transaction after a KafkaError (see _end_after_failure); the error line, outcome included."""
     # When a record or request failed, kafka-python raises "we are in an error state": name that first error.
     error = producer._transaction_manager.last_error or error
+    if isinstance(error, KafkaTimeoutError) and not isinstance(error, TransactionTimeoutError):
+        error = "the broker did not acknowledge every record in time (flush)"  # kafka-python: "waiting for future"
     why = f"error: {describe_failure(error, args).rstrip('.')}."
     outcome = _end_after_failure(producer)
     if outcome == ABORTED:

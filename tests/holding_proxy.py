@@ -3,16 +3,16 @@
 A broker that stops answering at one precise step (the commit, say) is what a learner meets when a
 broker dies at the wrong moment; SIGSTOP or a stop cannot aim at one request. The broker advertises
 the proxy's address on an extra listener, so every connection a client opens goes through the proxy.
-Requests flow through unchanged until hold(api_key): the first request with that key (EndTxn is 26,
-InitProducerId 22) and everything after it on that connection then waits until release(), or for ever.
-Answers from the broker always flow.
+Requests flow through unchanged until hold(api_key): the first request with that key (Produce is 0,
+EndTxn 26, InitProducerId 22) and everything after it on that connection then wait until release(),
+or for ever. Answers from the broker always flow.
 """
 
 import socket
 import struct
 import threading
 
-END_TXN, INIT_PRODUCER_ID = 26, 22
+PRODUCE, END_TXN, INIT_PRODUCER_ID = 0, 26, 22
 
 
 class HoldingProxy:

@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from holding_proxy import END_TXN, INIT_PRODUCER_ID, HoldingProxy
+from holding_proxy import END_TXN, INIT_PRODUCER_ID, PRODUCE, HoldingProxy
 from kafka import KafkaProducer
 from support import create_topic, java_tool, local_kafka, run_script, start_script, unique_name
 
@@ -185,3 +185,13 @@ def test_init_transactions_timeout_is_not_called_a_missing_topic(proxy):
         f"__transaction_state lacks in-sync replicas: check 'python tools/local_kafka.py status' and the brokers' "
         f"logs."]
     assert 30 <= seconds < 45, "init_transactions() gets 30 s: a new broker's first one can take more than 5 s"
+
+
+@pytest.mark.slow
+def test_a_flush_that_times_out_says_the_transaction_is_not_committed(proxy):
+    code, lines, _ = run_held(proxy, PRODUCE, "--count", 5, timeout=60)  # flush(timeout=30), then the abort's 5 s
+    assert code == 1, lines
+    assert lines == [
+        f"error: the broker did not acknowledge every record in time (flush). Transaction not committed, and its "
+        f"abort is not confirmed yet: the broker aborts it when this script runs again for topic '{proxy.topic}', "
+        f"or about 60 s after it began; read_committed consumers never see its records."]
