@@ -90,6 +90,15 @@ def test_the_consumer_greets_each_record_once_with_a_broker(kafka):
                                          "Welcomed 1 record(s) as group 'welcome'."]
 
 
+def test_the_consumer_without_a_broker_says_what_to_do_in_one_line():
+    nobody = f"localhost:{local_kafka.free_port()}"
+    result = welcome_users(nobody, "Users", "--max-messages", "1")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: cannot reach Kafka at {nobody}: start it with 'docker compose up -d' or 'python tools/local_kafka.py "
+        f"start', or point --bootstrap-server / KAFKA_BOOTSTRAP_SERVERS at your broker"]
+
+
 def test_the_chapter_shows_this_files_code():
     chapter = (ROOT / "docs" / "testing-your-consumer.md").read_text(encoding="utf-8")
     shown = re.findall(r"^```python\n(.*?)^```", chapter, flags=re.S | re.M)
