@@ -5,7 +5,7 @@
     python change_users.py delete 1                   # the user with id 1 is gone
 
 Each command is one transaction, committed before the line is printed. With Debezium
-capturing the table (docs/kafka-connect.md), every committed change becomes a record on
+capturing the table (docs/connect-cdc.md), every committed change becomes a record on
 the topic kit.public.users, keyed by the row's id. The table is created on first use.
 Needs the PostgreSQL driver: pip install "psycopg[binary]".
 """
@@ -86,7 +86,7 @@ def main(argv=None):
     except psycopg.Error as error:
         reason = " ".join(str(error).split()).rstrip(".?") or type(error).__name__
         print(f"error: cannot connect to PostgreSQL at {safe_url(args.db)} ({reason}); start it (see "
-              f"docs/kafka-connect.md) or pass --db with the right URL", file=sys.stderr)
+              f"docs/connect-cdc.md) or pass --db with the right URL", file=sys.stderr)
         return 1
     try:
         with connection:  # one transaction: committed when the block ends without an error

@@ -45,6 +45,7 @@ NOT_REPLAYED = re.compile(r"^<!-- not replayed: .*?\b(tests/[\w/]+\.py)\b.*-->\s
 MASKS = [
     (re.compile(r"in \d+\.\d\d s: [\d,]+ records/s"), "in T s: R records/s"),
     (re.compile(r"\bin \d+(\.\d+)? ?s\b"), "in T s"),
+    (re.compile(r"in T s \(\d+:\d\d:\d\d\)"), "in T s"),  # pytest adds (H:MM:SS) to a run of a minute or more
     (re.compile(r"pid \d+ +"), "pid P "),
     (re.compile(r"pid \d+\b"), "pid P"),
     (re.compile(r"\b\d+ ms has passed"), "T ms has passed"),  # a record expired: how late it was noticed

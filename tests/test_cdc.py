@@ -511,10 +511,10 @@ def test_change_users_mistakes_are_one_line_without_the_password(cdc_postgres):
 # The chapter, replayed
 
 
-CHAPTER = REPO / "docs" / "kafka-connect.md"
+CHAPTER = REPO / "docs" / "connect-cdc.md"
 CDC_HEADING = "## Change data capture from PostgreSQL"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-CHAPTER_ZH = REPO / "docs" / "zh-CN" / "kafka-connect.md"
+CHAPTER_ZH = REPO / "docs" / "zh-CN" / "connect-cdc.md"
 
 
 def fenced_blocks(text, language=r"\w*"):

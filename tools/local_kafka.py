@@ -1056,7 +1056,7 @@ def parse_args(argv):
     which = fetch.add_mutually_exclusive_group()
     which.add_argument("--kraft", action="store_true", help=f"the Kafka {KRAFT_VERSION} jars for --kraft")
     which.add_argument("--debezium", action="store_true",
-                       help="the Debezium PostgreSQL connector, a Kafka Connect plugin (docs/kafka-connect.md)")
+                       help="the Debezium PostgreSQL connector, a Kafka Connect plugin (docs/connect-cdc.md)")
     start = sub.add_parser("start", help="start ZooKeeper and Kafka in the background")
     start.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_KAFKA_PORT", 9092)),
                        help="first broker's port (env LOCAL_KAFKA_PORT, default: %(default)s)")
