@@ -12,6 +12,7 @@ How a page is read (README.md and every chapter in docs/ follow these rules):
 - In expected output, a line `...` stands for any number of lines.
 - A command is run without a shell, unless it uses shell syntax outside quotes (a pipe `|`, a
   redirection `>`, `;`, ...): then it runs in `bash -o pipefail -c`, with `python` meaning the replay's Python.
+  `.venv/bin/python` (the Quick start's environment, called by its path) is the replay's Python too.
 - A command that runs until Ctrl-C (a consumer without --max-messages or --timeout) starts in the
   background of its terminal. A later block of that terminal without a command shows more of its
   output; `^C` in it is a Ctrl-C, and the lines after it are the last ones the command prints.
@@ -177,7 +178,7 @@ class Replay:
             python = f'python() {{ {shlex.quote(sys.executable)} "$@"; }}; python3() {{ python "$@"; }}; '
             return ["bash", "-o", "pipefail", "-c", python + command]
         argv = shlex.split(command)
-        return [sys.executable if word in ("python", "python3") else word for word in argv]
+        return [sys.executable if word in ("python", "python3", ".venv/bin/python") else word for word in argv]
 
     def run_page(self):
         text = self.page.read_text(encoding="utf-8")
