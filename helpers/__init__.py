@@ -8,6 +8,8 @@ the tutorial. What is where:
     passwords.py    logging set-up that never shows a SASL password
     output.py       progress and summary lines, and how every script ends (Ctrl-C, `| head`)
     workarounds.py  kafka-python behaviours the kit works around, each with its reason
+    log_view_web.py log_view.py's page server (Server-Sent Events) and what the page is told
+    log_view_page/  log_view.py's page: plain HTML, CSS and JavaScript, no build step
 """
 
 from helpers.cli import (
@@ -18,6 +20,7 @@ from helpers.cli import (
     decode_json_object,
     json_record,
     open_lines,
+    port_number,
     positive_int,
     positive_seconds,
     topic_name,
@@ -30,6 +33,6 @@ from helpers.workarounds import AssignmentNews, close_producer
 __all__ = [
     "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_record",
-    "key_text", "open_lines", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
+    "key_text", "open_lines", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
     "summary_line", "topic_missing", "topic_name",
 ]
