@@ -63,7 +63,8 @@ class TopicLog:
         self.positions = {p: (0, 0) for p in partitions}
         self.starts = {}
         self.ends, self.leaders = {}, {}
-        self.groups, self.lag_history, self.changes = {}, {}, {}
+        # Kept for every group seen on the topic, even while it is gone for a moment (a rebalance).
+        self.groups, self.lag_history, self.changes, self.settled = {}, {}, {}, {}
         self.reachable, self.down_since = True, None
         self.changed = True
         self.version, self.body = 0, b"{}"
@@ -109,20 +110,19 @@ class TopicLog:
             group["lag"], group["total_lag"] = lag, sum(lag.values())
             history = self.lag_history.setdefault(group_id, collections.deque(maxlen=LAG_HISTORY))
             history.append((at, group["total_lag"]))
-            before = self.groups.get(group_id)
-            if before is not None and assignment(before) != assignment(group):
-                self.note_change(group_id, before, group, at)
-        for gone in set(self.lag_history) - set(groups):
-            del self.lag_history[gone]
-            self.changes.pop(gone, None)
+            # Mid-rebalance a group has no assignment yet: compare settled assignments only.
+            if group["state"] in ("Stable", "Empty"):
+                before, after = self.settled.get(group_id), assignment(group)
+                if before is not None and before != after:
+                    self.note_change(group_id, before, after, at)
+                self.settled[group_id] = after
         self.changed |= groups != self.groups
         self.changed |= bool(groups)  # the lag charts move on
         self.groups = groups
 
     def note_change(self, group_id, before, after, at):
-        old, new = {m["id"] for m in before["members"]}, {m["id"] for m in after["members"]}
-        change = {"at": at, "joined": len(new - old), "left": len(old - new),
-                  "members": len(new), "assignment": sorted(assignment(after))}
+        old, new = {member for member, _ in before}, {member for member, _ in after}
+        change = {"at": at, "joined": len(new - old), "left": len(old - new), "members": len(new)}
         self.changes.setdefault(group_id, collections.deque(maxlen=CHANGES_KEPT)).append(change)
 
     def publish(self):
@@ -227,7 +227,7 @@ class PageRequest(BaseHTTPRequestHandler):
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)
         self.end_headers()
-        seen = -1
+        seen = 0  # version 0 is the empty log before the first publish()
         try:
             self.wfile.write(b"retry: 1000\n\n")  # the browser reconnects after 1 s when log_view.py restarts
             while True:
