@@ -182,4 +182,5 @@ def parse_args(argv):
 
 
 if __name__ == "__main__":
-    helpers.run(main, on_ctrl_c=None, ctrl_c_status=0)
+    helpers.run(main, on_ctrl_c="Stopped by Ctrl-C: log_view.py committed nothing and moved no group's offsets.",
+                ctrl_c_status=0)

@@ -145,7 +145,9 @@ function renderLog() {
     }
     rows.push(row);
   }
+  const atTheEnd = !drawnBefore || log.scrollLeft + log.clientWidth >= log.scrollWidth - 40;
   log.replaceChildren(...rows);
+  if (atTheEnd) log.scrollLeft = log.scrollWidth; // follow the log end, unless the reader scrolled back
   drawnBefore = true;
 }
 
