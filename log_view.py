@@ -11,6 +11,7 @@ the end and keeps the last --records of each. It never commits, never moves a gr
 creates a topic. The groups come from the admin client, at most twice a second.
 """
 
+import threading
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -95,19 +96,35 @@ def start_near_the_end(everything, committed_only, partitions, count):
 
 
 def follow(everything, committed_only, admin, log, args):
-    """Read new records as they come, and the groups twice a second, until Ctrl-C."""
-    next_groups_at = 0.0
-    while True:
-        for tp, records in everything.poll(timeout_ms=100).items():
-            log.add_records(tp.partition, records)
-        for tp, records in committed_only.poll(timeout_ms=0).items():
-            log.add_committed(tp.partition, [record.offset for record in records])
-        log.set_positions({tp.partition: (everything.position(tp), committed_only.position(tp))
-                           for tp in everything.assignment()})
-        if time.monotonic() >= next_groups_at:
-            next_groups_at = time.monotonic() + GROUPS_EVERY_SECONDS
+    """Read new records as they come until Ctrl-C. The groups are read in a thread of their own, so a slow
+    admin request (a broker gone away) never holds up the records."""
+    stopping = threading.Event()
+    groups = threading.Thread(target=watch_groups, args=(admin, log, args, stopping), daemon=True)
+    groups.start()
+    try:
+        while True:
+            for tp, records in everything.poll(timeout_ms=100).items():
+                log.add_records(tp.partition, records)
+            for tp, records in committed_only.poll(timeout_ms=0).items():
+                log.add_committed(tp.partition, [record.offset for record in records])
+            log.set_positions({tp.partition: (everything.position(tp), committed_only.position(tp))
+                               for tp in everything.assignment()})
+            log.publish()
+    finally:
+        stopping.set()
+        groups.join(timeout=ADMIN_CONFIG["request_timeout_ms"] / 1000 + 1)
+
+
+def watch_groups(admin, log, args, stopping):
+    while not stopping.is_set():
+        started = time.monotonic()
+        try:
             read_groups(admin, log, args)
-        log.publish()
+        except Exception:
+            if stopping.is_set():  # the admin client is closing under us: Ctrl-C
+                return
+            raise
+        stopping.wait(max(0.0, GROUPS_EVERY_SECONDS - (time.monotonic() - started)))
 
 
 def read_groups(admin, log, args):

@@ -29,7 +29,7 @@ SECURITY_HEADERS = {
 KEY_CHARS, VALUE_CHARS = 200, 2000  # what the page gets of a long key or value
 LAG_HISTORY = 600  # lag samples kept per group: 5 minutes at two a second
 CHANGES_KEPT = 5
-UPDATES_EVERY_SECONDS = 0.1  # at most ten updates a second to each page
+UPDATES_EVERY_SECONDS = 0.05  # at most 20 updates a second to each page
 KEEPALIVE_SECONDS = 10
 
 
@@ -69,6 +69,7 @@ class TopicLog:
         self.changed = True
         self.version, self.body = 0, b"{}"
         self.condition = threading.Condition()
+        self.lock = threading.Lock()  # log_view.py's groups thread writes while the main thread reads
 
     # -- fed by log_view.py
 
@@ -91,19 +92,28 @@ class TopicLog:
         self.changed |= positions != self.positions
         self.positions = positions
 
+    # -- fed by log_view.py's groups thread, hence the lock
+
     def set_ends(self, ends):
-        self.changed |= ends != self.ends
-        self.ends = ends
+        with self.lock:
+            self.changed |= ends != self.ends
+            self.ends = ends
 
     def set_leaders(self, leaders):
-        self.changed |= leaders != self.leaders
-        self.leaders = leaders
+        with self.lock:
+            self.changed |= leaders != self.leaders
+            self.leaders = leaders
 
     def set_broker_reachable(self, reachable):
-        if reachable != self.reachable:
-            self.reachable, self.down_since, self.changed = reachable, None if reachable else now_ms(), True
+        with self.lock:
+            if reachable != self.reachable:
+                self.reachable, self.down_since, self.changed = reachable, None if reachable else now_ms(), True
 
     def set_groups(self, groups):
+        with self.lock:
+            self._set_groups(groups)
+
+    def _set_groups(self, groups):
         at = now_ms()
         for group_id, group in groups.items():
             lag = {p: self.ends.get(p, 0) - offset for p, offset in group["committed"].items()}
@@ -129,8 +139,10 @@ class TopicLog:
         """Encode what changed once, for every page that listens."""
         if not self.changed:
             return
-        self.changed = False
-        body = json.dumps(self.snapshot(), separators=(",", ":")).encode()  # ASCII: one SSE line
+        with self.lock:
+            self.changed = False
+            snapshot = self.snapshot()
+        body = json.dumps(snapshot, separators=(",", ":")).encode()  # ASCII: one SSE line
         with self.condition:
             self.version += 1
             self.body = body

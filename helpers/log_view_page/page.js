@@ -299,9 +299,12 @@ function showDetails() {
 
 function connect() {
   const events = new EventSource("/events");
+  let drawing = false;
   events.onmessage = (message) => {
     state = JSON.parse(message.data);
-    render();
+    if (drawing) return; // a busy browser draws only the newest state, instead of falling behind
+    drawing = true;
+    requestAnimationFrame(() => { drawing = false; render(); });
   };
   events.onerror = () => {
     const banner = document.getElementById("banner");
