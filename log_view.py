@@ -34,6 +34,7 @@ ADMIN_CONFIG = {
 }
 GROUPS_EVERY_SECONDS = 0.5  # how often the groups' offsets and members are asked for, at most
 DEFAULT_PORT = 8088
+UNKNOWN_TOPIC = 3  # the broker's error code for UNKNOWN_TOPIC_OR_PARTITION
 
 
 def main(argv=None):
@@ -74,11 +75,15 @@ def main(argv=None):
 
 def topic_partitions(admin, topic):
     """The topic's partitions, or [] when it does not exist (the admin's metadata request never creates one)."""
-    for info in admin.describe_topics([topic]):
-        if info["name"] == topic and info["error_code"] == 0:
+    deadline = time.monotonic() + 3
+    while True:
+        info = next((t for t in admin.describe_topics([topic]) if t["name"] == topic), {"error_code": UNKNOWN_TOPIC})
+        if info["error_code"] == 0:
             return sorted((TopicPartition(topic, p["partition_index"]) for p in info["partitions"]),
                           key=lambda tp: tp.partition)
-    return []
+        if info["error_code"] == UNKNOWN_TOPIC or time.monotonic() > deadline:
+            return []
+        time.sleep(0.2)  # a topic created a moment ago may have no leader yet
 
 
 def start_near_the_end(everything, committed_only, partitions, count):
