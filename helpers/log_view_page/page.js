@@ -134,20 +134,28 @@ function renderLog() {
     head.append(el("strong", "", `${t("partition")} ${p.partition}`), " · ",
       el("span", "leader", t("leader", p.leader)), " · ", el("span", "end-offset", t("endOffset", p.end)));
     row.append(head);
+    const track = el("div", "track"); // scrolls by itself, so a long row never hides a short one
     const cells = el("div", "cells");
     const slots = slotsOf(p);
     for (const slot of slots) cells.append(cellOf(p, slot, now));
-    row.append(cells);
+    track.append(cells);
     for (const group of state.groups) {
       if (p.partition in group.committed || group.members.some((m) => m.partitions.includes(p.partition))) {
-        row.append(laneOf(p, slots, group));
+        track.append(laneOf(p, slots, group));
       }
     }
+    row.append(track);
     rows.push(row);
   }
-  const atTheEnd = !drawnBefore || log.scrollLeft + log.clientWidth >= log.scrollWidth - 40;
+  const scrolledBack = new Map(); // partition -> where the reader scrolled its row to, away from the log end
+  for (const track of log.querySelectorAll(".track")) {
+    if (track.scrollLeft + track.clientWidth < track.scrollWidth - 40) scrolledBack.set(track.parentElement.dataset.partition, track.scrollLeft);
+  }
   log.replaceChildren(...rows);
-  if (atTheEnd) log.scrollLeft = log.scrollWidth; // follow the log end, unless the reader scrolled back
+  for (const track of log.querySelectorAll(".track")) { // follow the log end, unless the reader scrolled back
+    const back = scrolledBack.get(track.parentElement.dataset.partition);
+    track.scrollLeft = back === undefined ? track.scrollWidth : back;
+  }
   drawnBefore = true;
 }
 
