@@ -1,7 +1,7 @@
 """Benchmark of log_view.py, run by tools/bench.py on its private broker: how the page copes with a big topic.
 
 Three figures: how long the page takes to load and draw its rows when the topic holds 100,000 records
-(--quick: 2,000); the script's peak RSS meanwhile (it keeps only the last --records of each partition, so
+(--quick: 1,000); the script's peak RSS meanwhile (it keeps only the last --records of each partition, so
 it should stay flat, under 100 MiB); and the delay from a record's acknowledgement (the producer's send()
 returned its metadata, acks=all) to its cell appearing on the page, median and p99. The browser is the
 machine's Chromium driven by Playwright (tools/chromium.py); without one the figures are said to be skipped.
@@ -18,7 +18,7 @@ from pathlib import Path
 import chromium
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-SIZES = {"full": {"records": 100_000, "samples": 200}, "quick": {"records": 2_000, "samples": 20}}
+SIZES = {"full": {"records": 100_000, "samples": 200}, "quick": {"records": 1_000, "samples": 10}}
 PARTITIONS = 3
 KEEP = 50  # log_view.py's default --records
 # Notes when the page first draws each record's cell: {"partition/offset": Date.now()}.
