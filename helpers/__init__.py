@@ -10,6 +10,8 @@ the tutorial. What is where:
     workarounds.py  kafka-python behaviours the kit works around, each with its reason
     transactions.py ending a transaction within a time limit, and saying how it ended
     interrupts.py   a Ctrl-C while Python is still importing kafka-python: one line, not a traceback
+    log_view_web.py log_view.py's page server (Server-Sent Events) and what the page is told
+    log_view_page/  log_view.py's page: plain HTML, CSS and JavaScript, no build step
 """
 
 # First, before anything here imports kafka-python (slow): from now on a stray Ctrl-C ends in one line.
@@ -25,6 +27,7 @@ from helpers.cli import (
     decode_json_object,
     json_record,
     open_lines,
+    port_number,
     positive_int,
     positive_seconds,
     topic_name,
@@ -44,7 +47,7 @@ from helpers.workarounds import AssignmentNews, close_producer
 __all__ = [
     "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_record",
-    "key_text", "open_lines", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
+    "key_text", "open_lines", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
     "summary_line", "topic_missing", "topic_name", "abort_transaction", "commit_transaction", "end_after_ctrl_c",
     "end_after_error", "init_transactions", "transactions_not_ready",
 ]

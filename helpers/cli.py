@@ -48,6 +48,13 @@ def positive_int(text):
     return number
 
 
+def port_number(text):
+    """A TCP port for a server of the kit: 1 to 65535, or 0 to let the system pick a free one."""
+    if not text.isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number from 0 to 65535")
+    return int(text)
+
+
 def positive_seconds(text):
     try:
         seconds = float(text)

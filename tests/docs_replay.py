@@ -13,7 +13,7 @@ How a page is read (README.md and every chapter in docs/ follow these rules):
 - A command is run without a shell, unless it uses shell syntax outside quotes (a pipe `|`, a
   redirection `>`, `;`, ...): then it runs in `bash -o pipefail -c`, with `python` meaning the replay's Python.
   `.venv/bin/python` (the Quick start's environment, called by its path) is the replay's Python too.
-- A command that runs until Ctrl-C (a consumer without --max-messages or --timeout) starts in the
+- A command that runs until Ctrl-C (a consumer without --max-messages or --timeout, log_view.py) starts in the
   background of its terminal. A later block of that terminal without a command shows more of its
   output; `^C` in it is a Ctrl-C, and the lines after it are the last ones the command prints.
 - A block that cannot run here carries a comment on the line just above it that names the test proving it
@@ -39,7 +39,7 @@ from pathlib import Path
 from support import REPO, Background
 
 # The ports pages show, each replaced by a free one in the replay.
-PAGE_PORTS = (9092, 9093, 9094, 9095, 2181, 8083, 5432)
+PAGE_PORTS = (9092, 9093, 9094, 9095, 2181, 8083, 5432, 8088)
 FENCE = re.compile(r"^```([a-z]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 STEER = re.compile(r"<!--\s*(.*?)\s*-->\s*$")
 NOT_REPLAYED = re.compile(r"^<!-- not replayed: .*?\b(tests/[\w/]+\.py)\b.*-->\s*$", re.M)
@@ -117,6 +117,8 @@ def uses_shell_syntax(command):
 
 def runs_until_ctrl_c(argv):
     script = Path(argv[1]).name if len(argv) > 1 else ""
+    if script == "log_view.py":
+        return True
     return script in ("consumer.py", "store_users.py") and not {"--max-messages", "--timeout"} & set(argv)
 
 

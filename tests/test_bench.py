@@ -5,6 +5,7 @@ Not a timed assertion: the machine is shared, so only completeness and sanity ar
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,12 @@ def test_quick_benchmark_prints_a_complete_table_and_writes_sane_json(tmp_path):
     assert "consumer.py prints a line per record" in table
 
     check_memory_table(report, table)
+    view = r["log_view"]  # tools/bench_log_view.py; .ci/run installs Chromium, so CI always measures it
+    if "skipped" in view:
+        assert os.environ.get("CI") != "true" and "Chromium" in view["skipped"] and "skipped" in table, view
+    else:
+        assert 0 < view["load_seconds"] < 60 and 0 < view["peak_rss_mib"] < 2048 and "ack to cell" in table, view
+        assert view["ack_to_cell_ms"]["p50"] <= view["ack_to_cell_ms"]["p99"] < 10_000, view
 
 
 def check_memory_table(report, table):

@@ -39,6 +39,10 @@ def test_ci_runs_the_quick_start_exactly_as_the_readme_shows_it():
     assert first == ("python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
                      " && .venv/bin/python tools/demo.py")
     assert second == ".venv/bin/pip install -r requirements-dev.txt && .venv/bin/python -m pytest"
+    # The one exception: Debian's Chromium for the browser tests (tests/test_log_view.py), only when it is missing.
+    chromium = "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null"
+    assert ci.count("apt-get install") == 1 and chromium in ci and "command -v chromium" in ci
+    ci = ci.replace(chromium, "")
     for apt_or_brew in ("apt-get install", "kcat", "mvn", "postgresql"):
         assert apt_or_brew not in ci, f".ci/run must not prepare the machine: {apt_or_brew}"
     # ruff comes with requirements-dev.txt, so CI can run it only after line 2 installed it.

@@ -43,6 +43,7 @@ REPO_DIR = TOOLS_DIR.parent
 sys.path.insert(0, str(REPO_DIR))
 sys.path.insert(0, str(TOOLS_DIR))
 
+import bench_log_view  # noqa: E402
 import local_kafka  # noqa: E402
 
 DEFAULT_JSON = REPO_DIR / "bench-results" / "latest.json"
@@ -971,6 +972,8 @@ def main(argv=None):
                 results["producer_crc32c"], results["consumer_crc32c"] = bench.crc32c_variants(workdir)
             say(f"Peak memory sending a file of {size['memory_records']:,} records")
             results["memory"] = bench.memory(workdir)
+            say("log_view.py: page load, peak RSS, ack-to-cell delay")
+            results["log_view"] = bench_log_view.measure(stack.bootstrap, args.quick, say)
             bench.admin.close()
         except (BenchError, local_kafka.StackError, subprocess.TimeoutExpired) as error:
             print(f"error: {error}", file=sys.stderr)
@@ -991,7 +994,7 @@ def main(argv=None):
         "seconds": round(time.monotonic() - started, 1),
     }
     report["ratios"] = ratios(results)
-    print(table(report))
+    print(table(report) + bench_log_view.table(results["log_view"]))
     print(f"\nTotal {report['seconds']:.0f} s. Results written to {args.json}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
