@@ -14,13 +14,14 @@ creates a topic. The groups come from the admin client, at most twice a second.
 import threading
 import time
 
+import helpers
+from helpers import log_view_web
+
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError, UnsupportedVersionError
 
-import helpers
 import kafka_settings
-from helpers import log_view_web
 
 READER_CONFIG = {
     "group_id": None,  # no group: this reader commits nothing and takes no partition from anyone

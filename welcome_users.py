@@ -7,10 +7,11 @@ welcome() knows nothing about Kafka, so a test can call it without a broker; the
 tested against a real broker (tests/test_welcome_users.py, docs/testing-your-consumer.md).
 """
 
+import helpers
+
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-import helpers
 import kafka_settings
 
 CONSUMER_CONFIG = {
