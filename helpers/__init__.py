@@ -16,20 +16,22 @@ from helpers.cli import (
     bootstrap_servers,
     compact_json,
     decode_json_object,
+    json_object,
     json_record,
-    open_lines,
     positive_int,
     positive_seconds,
+    read_lines,
+    readable_once,
     topic_name,
 )
 from helpers.errors import describe_failure, fail, topic_missing
 from helpers.output import Progress, Tally, key_text, print_line, raw_preview, run, summary_line
 from helpers.passwords import configure_logging
-from helpers.workarounds import AssignmentNews, close_producer
+from helpers.workarounds import AssignmentNews, SendsFinishBeforeCtrlC, close_producer
 
 __all__ = [
     "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
-    "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_record",
-    "key_text", "open_lines", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
-    "summary_line", "topic_missing", "topic_name",
+    "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_object",
+    "json_record", "key_text", "positive_int", "positive_seconds", "print_line", "raw_preview", "read_lines",
+    "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
 ]
