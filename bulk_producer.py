@@ -130,10 +130,10 @@ def send_all(producer, args, deliveries, as_written, print_each):
         for record, value in records(args, as_written):
             key = record.get("name", record.get("id"))  # the same key always goes to the same partition
             key = None if key is None else str(key).encode()
-            ctrl_c.sending = True
+            ctrl_c.sending = True  # a Ctrl-C now waits until send() returns: kafka-python must not stop halfway
             future = deliveries.send(producer, args.topic, key, value)
             ctrl_c.sending = False
-            ctrl_c.check()
+            ctrl_c.check()  # ...and takes effect here
             if print_each:
                 deliveries.to_print.append((future, key, record))
             elif deliveries.sent % 1000 == 0 and deliveries.progress.due():
