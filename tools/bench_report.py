@@ -68,7 +68,7 @@ def ratios(results):
         "consumer: ours / Java ConsumerPerformance": ratio(ours_c, consumer["Java ConsumerPerformance"]),
         "first record: ours / Java ConsoleConsumer (time)": ratio(first["ours (consumer.py)"],
                                                                   first["Java ConsoleConsumer"]),
-        "first acknowledged record: producer.py / Java ConsoleProducer (time)": ratio(
+        "first ack: producer.py / Java ConsoleProducer (time)": ratio(
             first["ours (producer.py), acknowledged"], first["Java ConsoleProducer, one line"]),
     }
     latency = results["end_to_end_latency"]
