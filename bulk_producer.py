@@ -6,9 +6,9 @@
 
 Memory stays flat however big the input: records are read, sent and forgotten one at a time.
 A file is all or nothing: it is read twice, and every line is checked before the first record
-is sent. Standard input can be read only once, so its records are sent as they arrive, and a bad
-line stops the script there, once the broker has acknowledged every record before it.
-The exit status is 0 only when the broker has acknowledged every record.
+is sent. Standard input, or a pipe given as --file, can be read only once, so its records are
+sent as they arrive, and a bad line stops the script there, once the broker has acknowledged
+every record before it. The exit status is 0 only when the broker has acknowledged every record.
 """
 
 import json
@@ -33,6 +33,7 @@ PRODUCER_CONFIG = {
 
 PROFESSIONS = ["Data Engineer", "Teacher", "Nurse", "Architect", "Chef", "Pilot", "Plumber", "Designer"]
 PRINT_EACH_UP_TO = 100  # a file this small gets a line per record, like producer.py
+SHOW_BAD_LINES = 5  # a file with bad lines: how many of them the error shows
 WAIT_ON_CTRL_C_SECONDS = 5  # how long a Ctrl-C waits for what is already in flight
 FLUSH_GRACE_SECONDS = 5  # how long the final wait may last beyond --delivery-timeout
 
@@ -41,7 +42,7 @@ def main(argv=None):
     args = parse_args(argv)
     helpers.configure_logging(args.verbose)
     try:
-        total = count_and_check(args)  # None for standard input: unknown until it ends
+        total, as_written = count_and_check(args)  # total is None for a pipe: unknown until it ends
     except helpers.UsageError as error:
         return helpers.fail(f"{error}; nothing was sent", args, status=2)
     try:
@@ -57,82 +58,106 @@ def main(argv=None):
     except KafkaError as error:
         helpers.close_producer(producer)
         return helpers.fail(error, args)
-    deliveries = Deliveries(total)
-    stopped_by = None  # None, "Ctrl-C", a UsageError (a bad line on standard input) or a KafkaError
+    deliveries = Deliveries(total, source="standard input" if args.file == "-" else args.file)
+    stopped_by = None  # None, "Ctrl-C", a UsageError (a bad line in a pipe) or a KafkaError
     try:
-        send_all(producer, args, deliveries, print_each=total is not None and total <= PRINT_EACH_UP_TO)
+        try:
+            send_all(producer, args, deliveries, as_written,
+                     print_each=total is not None and total <= PRINT_EACH_UP_TO)
+        except (helpers.UsageError, KafkaError) as error:
+            stopped_by = error  # the records before it are still waited for, below
         # send() only queues records; now wait for the broker's acknowledgements, bounded (see Deliveries.wait).
         deliveries.wait(args.delivery_timeout + FLUSH_GRACE_SECONDS)
     except KeyboardInterrupt:
         stopped_by = "Ctrl-C"
-        deliveries.wait(WAIT_ON_CTRL_C_SECONDS, quiet=True)
-    except (helpers.UsageError, KafkaError) as error:
-        stopped_by = error
-        deliveries.wait(args.delivery_timeout + FLUSH_GRACE_SECONDS)
+        deliveries.wait_after_ctrl_c(WAIT_ON_CTRL_C_SECONDS)
     finally:
         helpers.close_producer(producer)  # what is still unacknowledged now is dropped, and reported below
     return deliveries.report(args, stopped_by)
 
 
-def records(args):
-    """(the record's JSON object, its bytes) for each record to send, read one at a time."""
+def records(args, as_written=False):
+    """(the record's JSON object, its bytes) for each record to send, read one at a time.
+
+    as_written: the checking pass found every line already compact JSON, so a line's own bytes are sent.
+    """
     if args.count:
         for number in range(1, args.count + 1):
             user = {"id": number, "name": f"user-{number:07d}", "profession": PROFESSIONS[number % len(PROFESSIONS)],
                     "email": f"user-{number:07d}@example.com"}
             yield user, helpers.compact_json(user)
         return
-    with helpers.open_lines(args.file) as lines:
-        for where, text in lines:
-            if text.strip():
-                yield helpers.json_record(text, where)
+    with helpers.read_lines(args.file) as lines:
+        for where, line in lines:
+            if as_written:
+                yield helpers.json_object(line, where), line.strip()
+            else:
+                yield helpers.json_record(line, where)
 
 
 def count_and_check(args):
-    """How many records will be sent; a file is checked whole first (its first pass)."""
+    """(how many records will be sent, whether every line is compact JSON already); a file is checked whole first.
+
+    A pipe can be read only once: (None, False), and its lines are checked as they are sent.
+    """
     if args.count:
-        return args.count
-    if args.file == "-":
-        return None
-    problems, count = [], 0
-    with helpers.open_lines(args.file) as lines:
-        for where, text in lines:
+        return args.count, False
+    if helpers.readable_once(args.file):
+        return None, False
+    count = bad = 0
+    problems = []  # the first few only: a file of bad lines must not fill the memory
+    compact = True
+    with helpers.read_lines(args.file) as lines:
+        for where, line in lines:
             try:
-                count += bool(text.strip()) and bool(helpers.json_record(text, where))
+                _, value = helpers.json_record(line, where)
             except helpers.UsageError as error:
-                problems.append(str(error))
-    if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise helpers.UsageError(f"{args.file} has {len(problems)} bad line(s): {shown}")
+                bad += 1
+                if bad <= SHOW_BAD_LINES:
+                    problems.append(str(error))
+                continue
+            count += 1
+            compact = compact and value == line.strip()
+    if bad:
+        more = f"; and {bad - SHOW_BAD_LINES} more" if bad > SHOW_BAD_LINES else ""
+        raise helpers.UsageError(f"{args.file} has {bad} bad line(s): {'; '.join(problems)}{more}")
     if not count:
         raise helpers.UsageError(f"{args.file} has no records")
-    return count
+    return count, compact
 
 
-def send_all(producer, args, deliveries, print_each):
-    for record, value in records(args):
-        key = record.get("name", record.get("id"))  # the same key always goes to the same partition
-        key = None if key is None else str(key).encode()
-        deliveries.sent += 1  # counted first: a Ctrl-C inside send() may already have queued the record
-        deliveries.sent_bytes += len(value)
-        future = producer.send(args.topic, key=key, value=value)
-        future.add_callback(deliveries.on_success).add_errback(deliveries.on_error)
-        if print_each:
-            deliveries.to_print.append((future, key, record))
-        elif deliveries.sent % 1000 == 0 and deliveries.progress.due():
-            deliveries.progress.show(deliveries.progress_line())
+def send_all(producer, args, deliveries, as_written, print_each):
+    with helpers.SendsFinishBeforeCtrlC() as ctrl_c:
+        for record, value in records(args, as_written):
+            key = record.get("name", record.get("id"))  # the same key always goes to the same partition
+            key = None if key is None else str(key).encode()
+            ctrl_c.sending = True  # a Ctrl-C now waits until send() returns: kafka-python must not stop halfway
+            future = deliveries.send(producer, args.topic, key, value)
+            ctrl_c.sending = False
+            ctrl_c.check()  # ...and takes effect here
+            if print_each:
+                deliveries.to_print.append((future, key, record))
+            elif deliveries.sent % 1000 == 0 and deliveries.progress.due():
+                deliveries.progress.show(deliveries.progress_line())
 
 
 class Deliveries:
     """What was sent and what the broker acknowledged. The callbacks run on kafka-python's I/O thread."""
 
-    def __init__(self, total):
-        self.total = total  # None for standard input
+    def __init__(self, total, source):
+        self.total = total  # None for a pipe
+        self.source = source  # where the records come from, for the report
         self.sent = self.sent_bytes = self.acknowledged = self.acknowledged_bytes = self.failed = 0
         self.first_error = None
         self.offsets = {}  # partition -> [first offset, last offset]
         self.to_print = []  # (future, key, record) of a small file, printed in order at the end
         self.progress = helpers.Progress()
+
+    def send(self, producer, topic, key, value):
+        self.sent += 1  # counted first: a record whose send() fails is accounted for as not acknowledged
+        self.sent_bytes += len(value)
+        future = producer.send(topic, key=key, value=value)
+        return future.add_callback(self.on_success).add_errback(self.on_error)
 
     def on_success(self, metadata):  # once per record: kept cheap
         self.acknowledged += 1
@@ -160,6 +185,13 @@ class Deliveries:
                 self.progress.show(self.progress_line())
             time.sleep(0.02)
 
+    def wait_after_ctrl_c(self, seconds):
+        """A shorter, quiet wait for what is already in flight; a second Ctrl-C stops it."""
+        try:
+            self.wait(seconds, quiet=True)
+        except KeyboardInterrupt:
+            pass
+
     def report(self, args, stopped_by):
         """Print what happened to every record; returns the exit status."""
         for future, key, record in self.to_print:
@@ -174,7 +206,7 @@ class Deliveries:
             print(helpers.summary_line("Sent", self.acknowledged, self.acknowledged_bytes, self.progress.seconds()))
         unacknowledged = self.sent - self.acknowledged
         if stopped_by == "Ctrl-C":
-            never = "the rest of standard input was not read" if self.total is None else \
+            never = f"the rest of {self.source} was not read" if self.total is None else \
                 f"{self.total - self.sent:,} never sent"
             print(f"Interrupted: {self.acknowledged:,} of {self.total or self.sent:,} records acknowledged, "
                   f"{unacknowledged:,} sent but not acknowledged, {never}.")
@@ -186,6 +218,9 @@ class Deliveries:
             reason = helpers.describe_failure(stopped_by or self.first_error or "no answer from the broker", args)
             return helpers.fail(f"{unacknowledged} of {self.total or self.sent} records were NOT acknowledged by "
                                 f"the broker ({reason})", args)
+        if self.total is not None and self.sent != self.total:
+            return helpers.fail(f"{self.sent:,} records were sent, but the check found {self.total:,} in "
+                                f"{self.source}: did it change meanwhile? Send it again once it is complete", args)
         noun = "record" if self.acknowledged == 1 else "records"
         print(f"Done: {self.acknowledged:,} {noun} acknowledged by the broker (acks=all) on topic '{args.topic}'.")
         return 0
@@ -197,8 +232,8 @@ def parse_args(argv):
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--count", type=helpers.positive_int, metavar="N", help="send N generated users")
     source.add_argument("--file", metavar="PATH",
-                        help="a JSON-lines file, one object per line, checked whole before sending; '-' reads "
-                             "standard input, sending as it reads and stopping at the first bad line")
+                        help="a JSON-lines file, one object per line, checked whole before sending; '-' (or a "
+                             "pipe) is read once, sending as it reads and stopping at the first bad line")
     parser.add_argument("--delivery-timeout", type=helpers.positive_int, default=30, metavar="SECONDS",
                         help="give up on a record the broker has not acknowledged after this long "
                              "(default %(default)s)")
@@ -211,4 +246,4 @@ def parse_args(argv):
 
 
 if __name__ == "__main__":
-    helpers.run(main, on_ctrl_c="Interrupted before anything was sent.")
+    helpers.run(main, on_ctrl_c="Interrupted before anything was sent.")  # later, main() reports it

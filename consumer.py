@@ -41,16 +41,18 @@ def main(argv=None):
             return helpers.topic_missing(args)
         print(f"Consumer in group '{args.group}' reading topic '{args.topic}' at {args.bootstrap_server}. "
               f"Waiting for records (Ctrl-C to stop)...", flush=True)
-        print_where_the_group_starts(consumer, args)
-        return consume(consumer, news, args)
+        committed = print_where_the_group_starts(consumer, args)
+        return consume(consumer, news, args, committed)
     except KafkaError as error:
         return helpers.fail(error, args)
     finally:
         consumer.close(autocommit=False)  # leaves the group now: the others take over without waiting
 
 
-def consume(consumer, news, args):
-    tally, last_news, stop_reason, done = helpers.Tally(), time.monotonic(), None, {}
+def consume(consumer, news, args, committed):
+    """committed: partition -> the group's committed offset (the next to read); kept up to date here."""
+    tally, last_news, stop_reason = helpers.Tally(), time.monotonic(), None
+    shown = {}  # partition -> the next offset to read, as far as printed in this batch
     try:
         while stop_reason is None:
             # The first poll joins the group and gets partitions assigned, which takes a moment.
@@ -60,29 +62,35 @@ def consume(consumer, news, args):
             for partition, records in batch.items():
                 for record in records:
                     show(record, tally)
-                    done[partition] = record.offset + 1  # the next offset to read, once this one is shown
-            commit(consumer, done)  # only now is the batch marked as read
+                    shown[partition] = record.offset + 1  # what to commit if a Ctrl-C stops this batch midway
+            # Only now is the batch marked as read. Commit the position, not the last offset + 1: after a
+            # transaction the position has moved past its commit marker, which is not a record.
+            reading = [tp for tp in consumer.assignment() if tp in shown or tp in committed]
+            commit(consumer, {tp: consumer.position(tp) for tp in reading}, committed)
+            shown.clear()
             if args.max_messages and tally.records >= args.max_messages:
                 stop_reason = f"Reached --max-messages {args.max_messages}."
             elif args.timeout and time.monotonic() - last_news >= args.timeout:
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C."
-        commit(consumer, done)  # what was printed before the Ctrl-C
+        commit(consumer, shown, committed)  # what was printed before the Ctrl-C
     print(tally.summary("Received"))
     print(f"{stop_reason} Offsets committed for group '{args.group}': "
           f"run again with --group {args.group} to continue from here.")
     return 0
 
 
-def commit(consumer, done):
-    if done:
+def commit(consumer, offsets, committed):
+    """Commit the offsets that differ from the committed ones."""
+    moved = {tp: offset for tp, offset in offsets.items() if committed.get(tp) != offset}
+    if moved:
         sys.stdout.flush()  # once per batch, not per record
         try:
-            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in moved.items()})
+            committed.update(moved)
         except CommitFailedError:  # the group rebalanced meanwhile: the new owner shows those records again
             print("Warning: could not commit (the group was rebalancing); those records may be shown again")
-        done.clear()
 
 
 def show(record, tally):
@@ -100,16 +108,19 @@ def show(record, tally):
 
 
 def print_where_the_group_starts(consumer, args):
-    partitions = sorted(consumer.partitions_for_topic(args.topic))
-    committed = {p: consumer.committed(TopicPartition(args.topic, p)) for p in partitions}
+    """Say where the group starts reading; returns its committed offsets, {TopicPartition: offset}."""
+    partitions = [TopicPartition(args.topic, p) for p in sorted(consumer.partitions_for_topic(args.topic))]
+    committed = {tp: consumer.committed(tp) for tp in partitions}
     if args.from_beginning:  # where this group left off last time is where it starts now, unless...
         print(f"Group '{args.group}': replaying every partition from the oldest record (--from-beginning).")
     elif all(offset is None for offset in committed.values()):
         print(f"Group '{args.group}' has no committed offsets yet: it starts from the oldest record "
               f"(auto_offset_reset='earliest').")
     else:
-        where = ", ".join(f"partition {p} at offset {'-' if o is None else o}" for p, o in committed.items())
+        where = ", ".join(f"partition {tp.partition} at offset {'-' if offset is None else offset}"
+                          for tp, offset in committed.items())
         print(f"Group '{args.group}' continues where it left off: {where}.", flush=True)
+    return {tp: offset for tp, offset in committed.items() if offset is not None}
 
 
 def parse_args(argv):

@@ -25,11 +25,13 @@ from helpers.cli import (
     bootstrap_servers,
     compact_json,
     decode_json_object,
+    json_object,
     json_record,
-    open_lines,
     port_number,
     positive_int,
     positive_seconds,
+    read_lines,
+    readable_once,
     topic_name,
 )
 from helpers.errors import describe_failure, fail, topic_missing, transactions_not_ready
@@ -42,12 +44,13 @@ from helpers.transactions import (
     end_after_error,
     init_transactions,
 )
-from helpers.workarounds import AssignmentNews, close_producer
+from helpers.workarounds import AssignmentNews, SendsFinishBeforeCtrlC, close_producer
 
 __all__ = [
     "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
-    "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_record",
-    "key_text", "open_lines", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview", "run",
-    "summary_line", "topic_missing", "topic_name", "abort_transaction", "commit_transaction", "end_after_ctrl_c",
-    "end_after_error", "init_transactions", "transactions_not_ready",
+    "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_object",
+    "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
+    "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
+    "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
+    "transactions_not_ready",
 ]

@@ -3,6 +3,8 @@
 import argparse
 import contextlib
 import json
+import os
+import stat
 import sys
 
 
@@ -67,6 +69,9 @@ def positive_seconds(text):
 
 # The broker rejects larger records by default (its message.max.bytes is about 1 MB).
 MAX_RECORD_BYTES = 1_000_000
+# Input lines are read at most this long: memory stays bounded whatever a file holds. The margin is for
+# the spaces compact JSON drops; a longer line is refused without being read whole.
+MAX_LINE_BYTES = 2 * MAX_RECORD_BYTES
 COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: cheaper in bulk
 
 
@@ -79,6 +84,9 @@ def _reject_nan(name):
     raise _NotJson(f"{name} is not valid JSON (JSON has no NaN or Infinity)")
 
 
+JSON_DECODER = json.JSONDecoder(parse_constant=_reject_nan)  # made once: json.loads(text, ...) makes one per call
+
+
 def json_type(value):
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
@@ -88,21 +96,33 @@ def compact_json(value):
     return COMPACT_JSON.encode(value).encode("utf-8")
 
 
-def json_record(text, where):
-    """(the JSON object in `text`, its compact UTF-8 bytes), or a UsageError that starts with `where`."""
+def json_object(text, where):
+    """The JSON object in `text` (str or UTF-8 bytes), or a UsageError that starts with `where`.
+
+    `text` None stands for a line longer than MAX_LINE_BYTES, which read_lines() skipped unread.
+    """
+    if text is None:
+        raise UsageError(f"{where}: longer than {MAX_LINE_BYTES:,} bytes, so not read; Kafka accepts at most "
+                         f"about 1 MB per record (the broker's message.max.bytes)")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError(f"{where}: not UTF-8 text") from None
     try:
-        value = json.loads(text, parse_constant=_reject_nan)
+        value = JSON_DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise UsageError(f"{where}: invalid JSON ({error.msg})") from None
     except _NotJson as error:
         raise UsageError(f"{where}: {error}") from None
     if not isinstance(value, dict):
         raise UsageError(f"{where}: expected a JSON object {{...}}, got a JSON {json_type(value)}")
+    return value
+
+
+def json_record(text, where):
+    """(the JSON object in `text`, its compact UTF-8 bytes), or a UsageError that starts with `where`."""
+    value = json_object(text, where)
     encoded = compact_json(value)
     if len(encoded) > MAX_RECORD_BYTES:
         raise UsageError(f"{where}: the record is {len(encoded):,} bytes; Kafka accepts at most about 1 MB per "
@@ -125,15 +145,45 @@ def decode_json_object(value):
     return data, None
 
 
-@contextlib.contextmanager
-def open_lines(path):
-    """The lines of a file, or of standard input for '-', as (where, bytes), read one at a time."""
+def readable_once(path):
+    """True for '-' and for a pipe (a FIFO, <(...), /dev/stdin fed by a pipe) or a device such as a terminal."""
     if path == "-":
-        yield ((f"standard input line {n}", line) for n, line in enumerate(sys.stdin.buffer, start=1))
+        return True
+    try:
+        mode = os.stat(path).st_mode
+        return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+    except OSError:
+        return False  # open() below says what is wrong with it
+
+
+@contextlib.contextmanager
+def read_lines(path):
+    """The lines of a file, or of standard input for '-', that hold something, as (where, bytes).
+
+    Read one at a time, each at most MAX_LINE_BYTES: a longer line is skipped unread and given as None,
+    so a file without a single newline cannot fill the memory.
+    """
+    if path == "-":
+        yield _lines(sys.stdin.buffer, "standard input line ")
         return
     try:
         file = open(path, "rb")
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
     with file:
-        yield ((f"line {n}", line) for n, line in enumerate(file, start=1))
+        yield _lines(file, f"{path} line " if readable_once(path) else "line ")
+
+
+def _lines(file, where):
+    number = 0
+    while True:
+        line = file.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # the rest of it, a piece at a time
+                line = file.readline(MAX_LINE_BYTES)
+            yield f"{where}{number}", None
+        elif not line.isspace():
+            yield f"{where}{number}", line

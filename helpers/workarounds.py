@@ -1,5 +1,7 @@
 """kafka-python 3.0.12 bugs the kit works around, each with its reason."""
 
+import signal
+
 from kafka import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
@@ -13,13 +15,53 @@ def close_producer(producer):
     kafka-python 3.0.12's idempotent producer raises from close() instead of dropping records the broker
     never acknowledged, and without a timeout it can wait forever for a broker that stays down. The
     fallback reaches into its private sender thread: there is no public way to abandon those records.
+    If even that thread does not answer (it can hang, see SendsFinishBeforeCtrlC), the records are left
+    behind: the caller reports them as not acknowledged, and the process ends anyway.
     """
     try:
         producer.close(timeout=0)
     except KafkaError:
         producer._sender.force_close()
-        producer.close(timeout=FORCED_CLOSE_SECONDS)
+        try:
+            producer.close(timeout=FORCED_CLOSE_SECONDS)
+        except KafkaError:
+            producer._closed = True  # else its __del__ tries again at exit, and prints a traceback
 
+
+class SendsFinishBeforeCtrlC:
+    """Inside this block a Ctrl-C (or SIGTERM) waits until the send() in progress has returned.
+
+    kafka-python 3.0.12's Future.add_callback() and add_errback() take a lock and release it without
+    try/finally. A KeyboardInterrupt raised between the two leaves the lock held for good: the I/O
+    thread then blocks on it when the broker acknowledges that record, and every later record, and even
+    close(), waits forever. So while `sending` is True a Ctrl-C is only noted, and check() raises it once
+    the record is queued. Elsewhere (reading the input, say) it interrupts at once, as usual.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.sending = False
+        self.pressed = False
+        self.previous = {}
+
+    def __enter__(self):
+        for number in self.SIGNALS:
+            self.previous[number] = signal.signal(number, self.on_signal)
+        return self
+
+    def __exit__(self, *exc_info):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def on_signal(self, number, frame):
+        if not self.sending:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def check(self):
+        if self.pressed:
+            raise KeyboardInterrupt
 
 
 class AssignmentNews(ConsumerRebalanceListener):

@@ -1,10 +1,11 @@
-"""bulk_producer.py reading standard input (`--file -`), and its account of a Ctrl-C.
+"""bulk_producer.py reading standard input (`--file -`) or a pipe, its memory, and its account of a Ctrl-C.
 
 Standard input is sent as it is read, so its rules differ from a file's all-or-nothing check. Each test runs
 the script against a real broker (fed by a real pipe where it reads standard input) and checks what the
 learner sees (the lines, the exit status) against what the topic really holds."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -12,7 +13,8 @@ import sys
 import threading
 import time
 
-from support import REPO, consume_all, end_offsets, run_script, script_env, start_script
+import pytest
+from support import REPO, consume_all, create_topic, end_offsets, run_script, script_env, start_script, unique_name
 
 INTERRUPTED = re.compile(r"^Interrupted: ([\d,]+) of ([\d,]+) records acknowledged, ([\d,]+) sent but not "
                          r"acknowledged, ([\d,]+) never sent\.$", re.M)
@@ -130,3 +132,171 @@ def test_ctrl_c_during_count_says_what_was_acknowledged_pending_and_never_sent(b
     ids = stored_ids(bootstrap, topic, expected=acknowledged)
     assert acknowledged <= len(ids) <= acknowledged + pending, (acknowledged, pending, len(ids))
     assert ids == list(range(1, len(ids) + 1))  # one partition: in order, nothing lost, nothing twice
+
+
+# ---------------------------------------------------------------------------------------------------
+# a pipe given as --file: read once, so sent as it is read (issue 18, item 1)
+
+PIPES = {
+    "process substitution": "{python} bulk_producer.py --topic {topic} --file <(cat {users})",
+    "/dev/stdin": "cat {users} | {python} bulk_producer.py --topic {topic} --file /dev/stdin",
+    "named pipe": "mkfifo {fifo}; (cat {users} > {fifo} &); {python} bulk_producer.py --topic {topic} --file {fifo}",
+}
+
+
+@pytest.mark.parametrize("how", list(PIPES))
+def test_a_pipe_given_as_file_sends_every_record_it_holds(bootstrap, topic, tmp_path, how):
+    users = tmp_path / "users.jsonl"
+    users.write_text("".join(user_line(n) for n in range(1, 301)))
+    command = PIPES[how].format(python=sys.executable, topic=topic, users=users, fifo=tmp_path / "fifo")
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
+                            env=script_env(bootstrap), cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == f"Done: 300 records acknowledged by the broker (acks=all) on topic " \
+                                             f"'{topic}'.", result.stdout
+    assert stored_ids(bootstrap, topic, expected=300) == list(range(1, 301))
+
+
+def test_a_bad_line_in_a_pipe_given_as_file_stops_there_and_never_says_done(bootstrap, topic, tmp_path):
+    users = tmp_path / "users.jsonl"
+    users.write_text("".join(user_line(n) for n in range(1, 21)) + "[20.5]\n" + user_line(21))
+    command = f"{sys.executable} bulk_producer.py --topic {topic} --file <(cat {users})"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
+                            env=script_env(bootstrap), cwd=REPO)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Done:" not in result.stdout
+    assert re.fullmatch(r"error: /dev/fd/\d+ line 21: expected a JSON object \{\.\.\.\}, got a JSON array; stopped "
+                        r"there: of the 20 records before it, 20 were acknowledged by the broker\n",
+                        result.stderr), result.stderr
+    assert stored_ids(bootstrap, topic, expected=20) == list(range(1, 21))
+
+
+# ---------------------------------------------------------------------------------------------------
+# memory stays bounded whatever the file holds (issue 18, risks)
+
+# A process's peak RSS is only exact from wait4(), and the kernel carries the starting process's own peak
+# into it: this bare interpreter starts the script, so the figure is the script's.
+SPAWNER = """
+import os, sys
+pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, file=sys.stderr)
+"""
+
+
+def run_measuring_peak_rss(*args, bootstrap):
+    """(exit status, stderr lines of the script, its peak RSS in MiB) for bulk_producer.py with these arguments."""
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", SPAWNER, sys.executable, "bulk_producer.py", *args],
+                            capture_output=True, text=True, timeout=300, env=script_env(bootstrap), cwd=REPO)
+    *lines, usage = result.stderr.splitlines()
+    status, max_rss_kib = map(int, usage.split())
+    return status, lines, max_rss_kib / 1024
+
+
+def one_line_of_2_gb(path):
+    with open(path, "wb") as out:  # sparse: 2 GB of zero bytes without a newline, taking no room on disk
+        out.truncate(2 * 1024**3)
+
+
+def two_million_bad_lines(path):
+    path.write_bytes(b"not json\n" * 2_000_000)
+
+
+@pytest.mark.parametrize("write, error", [
+    (one_line_of_2_gb, "has 1 bad line(s): line 1: longer than 2,000,000 bytes, so not read; Kafka accepts at most "
+                       "about 1 MB per record (the broker's message.max.bytes); nothing was sent"),
+    (two_million_bad_lines, "has 2000000 bad line(s): line 1: invalid JSON (Expecting value); line 2: invalid JSON "
+                            "(Expecting value); line 3: invalid JSON (Expecting value); line 4: invalid JSON "
+                            "(Expecting value); line 5: invalid JSON (Expecting value); and 1999995 more; nothing "
+                            "was sent"),
+], ids=["one line of 2 GB", "two million bad lines"])
+def test_a_hostile_file_is_refused_in_bounded_memory(bootstrap, topic, tmp_path, write, error):
+    path = tmp_path / "hostile.jsonl"
+    write(path)
+    status, err_lines, peak_mib = run_measuring_peak_rss("--topic", topic, "--file", path, bootstrap=bootstrap)
+    assert peak_mib < 100, f"peak RSS {peak_mib:.0f} MiB"
+    assert status == 2, err_lines
+    assert err_lines == [f"error: {path} {error}"], err_lines
+    assert end_offsets(bootstrap, topic) == {0: 0}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ctrl-C: the account is right wherever it lands
+
+# Sends a real SIGINT to the script from inside kafka-python's Future.add_callback(), between the lock's
+# acquire() and release(), on the Nth record: where a learner's Ctrl-C lands only once in a while.
+CTRL_C_INSIDE_ADD_CALLBACK = """
+import os, runpy, signal, sys
+import kafka.future
+add_callback, records = kafka.future.Future.add_callback.__code__, [0]
+def profile(frame, event, function):
+    if event == "c_return" and frame.f_code is add_callback and function.__name__ == "append":
+        records[0] += 1
+        if records[0] == int(os.environ["CTRL_C_AT_RECORD"]):
+            sys.setprofile(None)
+            os.kill(os.getpid(), signal.SIGINT)
+sys.argv = sys.argv[1:]
+sys.path.insert(0, os.getcwd())
+sys.setprofile(profile)
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_ctrl_c_inside_kafka_pythons_send_still_accounts_for_every_record(bootstrap, topic):
+    """Issue 22: this Ctrl-C left a lock in kafka-python held, its I/O thread hung, and close() raised."""
+    lines = "".join(user_line(n) for n in range(1, 20_001))
+    result = subprocess.run([sys.executable, "-c", CTRL_C_INSIDE_ADD_CALLBACK, "bulk_producer.py", "--topic", topic,
+                             "--file", "-"], input=lines, capture_output=True, text=True, timeout=120,
+                            env=script_env(bootstrap, CTRL_C_AT_RECORD=3000), cwd=REPO)
+    out, err = result.stdout, result.stderr
+    assert result.returncode == 130, out + err
+    assert "Traceback" not in err, err
+    line = INTERRUPTED_ON_STDIN.search(out)
+    assert line, out
+    acknowledged, sent, pending = (int(n.replace(",", "")) for n in line.groups())
+    # kafka-python calls add_callback() a few times itself, so the Ctrl-C comes a few records before the 3000th.
+    assert 2900 <= sent <= 3000 and acknowledged + pending == sent, line.group(0)
+    ids = stored_ids(bootstrap, topic, expected=acknowledged)
+    assert acknowledged <= len(ids) <= sent, (acknowledged, pending, len(ids))
+    assert ids == list(range(1, len(ids) + 1))
+
+
+@pytest.fixture(scope="module")
+def stoppable(stack_factory):
+    """A broker of this module's own, which a test may freeze (SIGSTOP) as a hung machine would."""
+    return stack_factory.start()
+
+
+def test_ctrl_c_during_the_final_wait_says_what_was_acknowledged(stoppable):
+    bootstrap = stoppable.bootstrap
+    topic = create_topic(bootstrap, unique_name("final-wait"))
+    producer = subprocess.Popen([sys.executable, str(REPO / "bulk_producer.py"), "--topic", topic, "--file", "-"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=script_env(bootstrap), cwd=REPO)
+    broker = stoppable.broker_pid(0)
+    try:
+        producer.stdin.write("".join(user_line(n) for n in range(1, 101)))
+        producer.stdin.flush()
+        deadline = time.monotonic() + 60
+        while end_offsets(bootstrap, topic) != {0: 100}:
+            assert time.monotonic() < deadline, "the first 100 records never arrived"
+            time.sleep(0.2)
+        os.kill(broker, signal.SIGSTOP)  # from now on nothing is acknowledged
+        producer.stdin.write("".join(user_line(n) for n in range(101, 151)) + "oops\n")
+        producer.stdin.flush()
+        # The bad line stops the sending; the progress line shows the final wait for the 50 in flight.
+        for line in producer.stdout:
+            if line.startswith("Sending...       150 sent"):
+                break
+        producer.send_signal(signal.SIGINT)
+        code = producer.wait(timeout=60)
+    finally:
+        os.kill(broker, signal.SIGCONT)
+        if producer.poll() is None:
+            producer.kill()
+            producer.wait(10)
+    out, err = producer.stdout.read(), producer.stderr.read()
+    assert code == 130, out + err
+    assert "Traceback" not in err and "before anything was sent" not in err, err
+    assert "Interrupted: 100 of 150 records acknowledged, 50 sent but not acknowledged, the rest of standard input " \
+           "was not read." in out.splitlines(), out + err

@@ -145,3 +145,12 @@ def table(figures):
             f"  peak RSS of the script      {rss}\n"
             f"  ack to cell on the page     p50 {delay['p50']:.0f} ms, p99 {delay['p99']:.0f} ms "
             f"({delay['samples']} records)")
+
+
+def bench_measure(bench, workdir):
+    """The measure as tools/bench.py's MEASURES calls it, on the benchmark's broker."""
+    return {"log_view": measure(bench.bootstrap, bench.quick, bench.say)}
+
+
+def table_lines(results):
+    return table(results["log_view"]).splitlines()

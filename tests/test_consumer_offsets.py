@@ -1,0 +1,43 @@
+"""consumer.py commits where the group really is, so a caught-up group shows no lag.
+
+Each test runs the scripts against a real broker and reads the group's committed offsets with an independent
+kafka-python client."""
+
+from kafka import KafkaConsumer, TopicPartition
+from support import end_offsets, run_script, unique_name
+
+
+def committed_offsets(bootstrap, group, topic):
+    """{partition: the group's committed offset} for the partitions that have one."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        offsets = {p: consumer.committed(TopicPartition(topic, p)) for p in consumer.partitions_for_topic(topic)}
+        return {p: offset for p, offset in offsets.items() if offset is not None}
+    finally:
+        consumer.close(autocommit=False)
+
+
+def test_a_group_caught_up_after_transactions_is_committed_at_the_end_of_the_log(bootstrap, topic):
+    """Issue 18, item 6: after a transaction the last record is followed by its commit marker, which is not a
+    record; committing the last offset + 1 left the group one short of the end for ever (lag 1)."""
+    for count, extra in ((3, ["--abort"]), (2, [])):
+        result = run_script("transactional_producer.py", "--topic", topic, "--count", count, *extra,
+                            bootstrap=bootstrap)
+        assert result.returncode == 0, result
+    assert end_offsets(bootstrap, topic) == {0: 7}  # 3 aborted records, a marker, 2 committed, a marker
+    group = unique_name("tx-committed")
+    result = run_script("consumer.py", "--topic", topic, "--group", group, "--read-committed", "--timeout", 3,
+                        bootstrap=bootstrap)
+    assert result.returncode == 0, result
+    assert len([line for line in result.lines if line.startswith("Data Received")]) == 2, result
+    assert committed_offsets(bootstrap, group, topic) == {0: 7}, "the group is caught up: nothing is left to read"
+
+
+def test_a_group_that_read_nothing_commits_nothing(bootstrap, topic):
+    """A group that read nothing keeps "no committed offsets yet", as the next run then says."""
+    group = unique_name("empty")
+    result = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 2, bootstrap=bootstrap)
+    assert result.returncode == 0, result
+    assert committed_offsets(bootstrap, group, topic) == {}
+    again = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 2, bootstrap=bootstrap)
+    assert f"Group '{group}' has no committed offsets yet" in again.stdout, again
