@@ -614,8 +614,11 @@ def broker_properties(broker_id, port, zk_port, data_dir, brokers=1, auto_create
         "auto.create.topics.enable": str(auto_create).lower(),
         "offsets.topic.replication.factor": replication,
         "transaction.state.log.replication.factor": replication,
-        "transaction.state.log.min.isr": min(2, replication),
-        "default.replication.factor": 1,
+        # A write waits for two copies only where a third can be missing: with two brokers, one may stop.
+        "transaction.state.log.min.isr": 1 if replication < 3 else 2,
+        # As docker-compose.cluster.yml: a topic created without a replication factor gets one copy per broker.
+        "default.replication.factor": replication,
+        # Kafka caps it at a partition's replication factor, so one-copy topics still take acks=all writes.
         "min.insync.replicas": 1 if replication < 3 else 2,
         "group.initial.rebalance.delay.ms": 0,
         "controlled.shutdown.enable": "true",
