@@ -67,12 +67,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if not item.nodeid.startswith(QUICK_CHECK):
             item.add_marker(pytest.mark.slow)
-        if module_shares_a_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        group = shared_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
     if config.getoption("dist", "no") != "no":
-        # Longest first: a module on one worker and every slow test start before the quick ones fill the gaps.
-        items.sort(key=lambda item: 0 if module_shares_a_fixture(item) else 1 if item.get_closest_marker("slow")
-                   else 2)
+        # Longest first: the groups and every slow test start before the quick ones fill the gaps.
+        items.sort(key=lambda item: 0 if shared_group(item) else 1 if item.get_closest_marker("slow") else 2)
+
+
+def shared_group(item):
+    """The worker group of a test that shares a costly fixture, or None.
+
+    The tests on the session's KRaft broker (kraft_kafka, or test_walkthrough's bootstrap[kraft]) share one
+    worker, so that only one worker starts it; so do the tests of a module that shares a module fixture.
+    """
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    if "kraft_kafka" in item.fixturenames or params.get("bootstrap") == "kraft":
+        return "kraft-stack"
+    return item.module.__name__ if module_shares_a_fixture(item) else None
 
 
 def say(message):
