@@ -70,7 +70,7 @@ def pytest_collection_modifyitems(config, items):
         group = shared_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
-    if config.getoption("dist", "no") != "no":
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker (each sorts alike, so their collections agree)
         # Longest first: the groups and every slow test start before the quick ones fill the gaps.
         items.sort(key=lambda item: 0 if shared_group(item) else 1 if item.get_closest_marker("slow") else 2)
 
