@@ -5,6 +5,14 @@ The broker is the one at KAFKA_BOOTSTRAP_SERVERS when that is set and reachable
 ZooKeeper + Kafka 3.9.2 with tools/local_kafka.py, on free ports in a temporary
 directory, so a stack already running on 9092 is never touched.
 With KIT_TEST_BROKER=kraft that session stack is Kafka 4.x in KRaft mode instead (no ZooKeeper).
+
+The tests run in parallel (pytest-xdist, `-n 4 --dist loadgroup` in pytest.ini; `-n 0` runs them
+in one process). Each worker is a session of its own: its own broker, PostgreSQL servers and temporary
+directories, and ports from a range no other worker uses (KIT_PORT_RANGE, read by free_port()). The
+main process cleans up after an earlier, killed run and fetches the jars before the workers start. The
+tests of a module that shares a module-scoped fixture (its own stack, database or Connect worker) run
+on one worker, in their order, so that fixture starts once; modules with a long path run first.
+Every test outside QUICK_CHECK is marked `slow`: `pytest -m "not slow"` is the learner's quick check.
 """
 
 import os
@@ -21,12 +29,63 @@ STACK_LOG_LINES = ("Kafka version", "started (kafka.server.KafkaServer)", "shut 
                    "binding to port", "Shutting down", "Snapshot loaded", "Server environment:zookeeper.version")
 
 
+# The learner's quick check (`pytest -m "not slow"`): the three tutorial scripts, their settings and bad
+# input, the walkthrough and the README's own commands, the harness. Node id prefixes; every other test is slow.
+QUICK_CHECK = (
+    "tests/test_kit.py::",
+    "tests/test_hostile_input.py::",
+    "tests/test_walkthrough.py::",
+    "tests/test_readme.py::",
+    "tests/test_harness.py::",
+    "tests/test_twins.py::",
+    "tests/test_docs.py::test_every_command_on_the_page_runs_and_prints_what_the_page_shows[README.md]",
+)
+# Where the parallel workers take their ports: below the system's range for outgoing connections.
+WORKER_PORTS = (10000, 32000)
+
 _pytest_config = None
 
 
 def pytest_configure(config):
     global _pytest_config
     _pytest_config = config
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:  # a pytest-xdist worker: a slice of WORKER_PORTS of its own, for it and its children
+        first, last = WORKER_PORTS
+        width = (last - first) // int(worker["workercount"])
+        start = first + width * int(worker["workerid"].lstrip("gw"))
+        os.environ["KIT_PORT_RANGE"] = f"{start}-{start + width - 1}"
+
+
+def module_shares_a_fixture(item):
+    """True if the test uses a module-scoped fixture that it asks for (autouse ones only check or fetch)."""
+    return any(defs[-1].scope == "module" and not getattr(defs[-1], "_autouse", False)
+               for defs in item._fixtureinfo.name2fixturedefs.values())
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not item.nodeid.startswith(QUICK_CHECK):
+            item.add_marker(pytest.mark.slow)
+        group = shared_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker (each sorts alike, so their collections agree)
+        # Longest first: the groups and every slow test start before the quick ones fill the gaps.
+        items.sort(key=lambda item: 0 if shared_group(item) else 1 if item.get_closest_marker("slow") else 2)
+
+
+def shared_group(item):
+    """The worker group of a test that shares a costly fixture, or None.
+
+    The tests on the session's KRaft broker (kraft_kafka, or test_walkthrough's bootstrap[kraft]) share one
+    worker, so that only one worker starts it; so do the tests of a module that shares a module fixture.
+    """
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    if "kraft_kafka" in item.fixturenames or params.get("bootstrap") == "kraft":
+        return "kraft-stack"
+    return item.module.__name__ if module_shares_a_fixture(item) else None
 
 
 def say(message):
@@ -55,6 +114,8 @@ def external_broker():
 
 
 def pytest_sessionstart(session):
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the main process did this before it started the workers
     killed = local_kafka.kill_stray_processes() + local_postgres.kill_stray_servers()
     if killed:
         say(f"killed {len(killed)} process(es) left behind by an earlier, interrupted test run: {killed}")
@@ -68,12 +129,8 @@ def pytest_sessionstart(session):
 
 
 def free_port_block(size):
-    """A base port with `size` consecutive free ports after it."""
-    for _ in range(50):
-        base = local_kafka.free_port()
-        if base + size < 65535 and all(local_kafka.port_is_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports found")
+    """A base port with `size` consecutive free ports after it (in this worker's range)."""
+    return local_kafka.free_port_block(size)
 
 
 class StackFactory:

@@ -1,6 +1,7 @@
 """Every page has a Simplified Chinese twin that cannot drift apart from it.
 
-The pages: README.md with README.zh-CN.md, and each chapter docs/X.md with docs/zh-CN/X.md. The commands
+The pages: README.md with README.zh-CN.md, CONTRIBUTING.md with CONTRIBUTING.zh-CN.md, and each chapter
+docs/X.md with docs/zh-CN/X.md. The commands
 and their expected output are what tests/test_docs.py replays from the English page, so the twin must
 show exactly the same fenced blocks in the same order, under the same steering comments and "Not
 replayed here" marks. Its prose must really be Chinese, section by section, with the same heading
@@ -21,22 +22,24 @@ from docs_replay import NOT_REPLAYED, STEER
 from support import REPO
 
 README, README_ZH = REPO / "README.md", REPO / "README.zh-CN.md"
+CONTRIBUTING, CONTRIBUTING_ZH = REPO / "CONTRIBUTING.md", REPO / "CONTRIBUTING.zh-CN.md"
+TOP_TWINS = {README: README_ZH, CONTRIBUTING: CONTRIBUTING_ZH}  # the pages in the top folder
 CHAPTERS = sorted((REPO / "docs").glob("*.md"))
 TWIN_DIR = REPO / "docs" / "zh-CN"
 
 
 def twin_of(page):
     """The Chinese twin of an English page."""
-    return README_ZH if page == README else TWIN_DIR / page.name
+    return TOP_TWINS.get(page) or TWIN_DIR / page.name
 
 
 def english_of(twin):
-    return README if twin == README_ZH else REPO / "docs" / twin.name
+    return next((page for page, zh in TOP_TWINS.items() if zh == twin), None) or REPO / "docs" / twin.name
 
 
-PAIRS = [(README, README_ZH)] + [(chapter, twin_of(chapter)) for chapter in CHAPTERS]
+PAIRS = list(TOP_TWINS.items()) + [(chapter, twin_of(chapter)) for chapter in CHAPTERS]
 PAIR_IDS = [str(twin.relative_to(REPO)) for _, twin in PAIRS]
-ALL_MARKDOWN = sorted({README, README_ZH, *REPO.glob("README*.md"), *(REPO / "docs").rglob("*.md")})
+ALL_MARKDOWN = sorted({*TOP_TWINS, *TOP_TWINS.values(), *REPO.glob("README*.md"), *(REPO / "docs").rglob("*.md")})
 SHARED_LINES_LIMIT = 15
 
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", flags=re.S | re.M)
@@ -272,7 +275,7 @@ def test_links_resolve(pair):
 def test_twin_links_where_the_english_page_links(pair):
     """Same links in the same order; where the English page links an English page, the twin links its twin."""
     page, en, twin, zh = pair
-    english_pages = {README, *CHAPTERS}
+    english_pages = {*TOP_TWINS, *CHAPTERS}
     expected = [(twin_of(target) if target in english_pages else target, bool(anchor))
                 for target, anchor in local_links(page, en) if target != twin]
     shown = [(target, bool(anchor)) for target, anchor in local_links(twin, zh) if target != page]
@@ -303,7 +306,7 @@ def test_no_two_pages_repeat_each_other():
     """A chapter says a thing once and other pages link to it: 15 identical lines in two files mean a copy
     that will drift. A page and its own twin are meant to share their code blocks."""
     texts = {page: page.read_text(encoding="utf-8") for page in ALL_MARKDOWN}
-    twins = {frozenset((page, twin_of(page))) for page in (README, *CHAPTERS)}
+    twins = {frozenset((page, twin_of(page))) for page in (*TOP_TWINS, *CHAPTERS)}
     copies = []
     for first, second in combinations(ALL_MARKDOWN, 2):
         if frozenset((first, second)) in twins:
