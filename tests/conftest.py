@@ -38,6 +38,8 @@ QUICK_CHECK = (
     "tests/test_readme.py::",
     "tests/test_harness.py::",
     "tests/test_twins.py::",
+    "tests/test_glossary.py::",
+    "tests/test_troubleshooting.py::",
     "tests/test_docs.py::test_every_command_on_the_page_runs_and_prints_what_the_page_shows[README.md]",
 )
 # Where the parallel workers take their ports: below the system's range for outgoing connections.
