@@ -19,8 +19,8 @@ fell behind, or woke up after a long pause, cannot apply a record twice.
 """
 
 import json
+import logging
 import os
-import secrets
 import signal
 import sqlite3
 import sys
@@ -151,6 +151,15 @@ class LockWaitTooLong(Exception):
     """The batch waited too long for a lock held by another copy or session; it was rolled back."""
 
 
+class PausedInTransaction(Exception):
+    """PostgreSQL ended this copy's session: it was paused inside its transaction for too long."""
+
+    def __str__(self):
+        return (f"this copy was paused inside its database transaction for over {PG_PAUSED_IN_TRANSACTION_SECONDS} s, "
+                f"so PostgreSQL ended its session and rolled that batch back (nothing of it was stored; the other "
+                f"copies carried on). Run it again to rejoin")
+
+
 def is_postgres(db):
     return db.startswith(("postgresql://", "postgres://"))
 
@@ -171,6 +180,8 @@ def open_database(db):
             import psycopg
         except ImportError:
             raise DatabaseError('PostgreSQL needs the psycopg package: pip install "psycopg[binary]"') from None
+        # psycopg would log a lost connection a second time, as a warning, beside the error this script prints.
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
         try:
             connection = psycopg.connect(db, connect_timeout=5)
             # Read committed, whatever the server's default: a copy that lost the race then finds the winner's
@@ -219,7 +230,7 @@ def prepare_database(connection):
     cursor.execute(CREATE_OFFSETS)
     cursor.execute(CREATE_DATABASE_ID)
     cursor.execute(sql(connection, "INSERT INTO kafka_database_id (only_row, database_id) VALUES (1, ?) "
-                                   "ON CONFLICT (only_row) DO NOTHING"), (secrets.token_hex(4),))
+                                   "ON CONFLICT (only_row) DO NOTHING"), (os.urandom(4).hex(),))
     cursor.execute("SELECT database_id FROM kafka_database_id")
     database_id = cursor.fetchone()[0]
     connection.commit()
@@ -267,6 +278,7 @@ def store_batch(connection, topic, rows, expected, next_offsets):
     Returns None when saved, or the first partition whose stored offset another copy had already moved:
     then nothing was saved."""
     cursor = connection.cursor()
+    started = time.monotonic()
     try:
         if is_sqlite(connection):
             # Take the write lock now, not at the first UPDATE: copies then queue up for their turn
@@ -287,6 +299,10 @@ def store_batch(connection, topic, rows, expected, next_offsets):
             cursor.executemany(sql(connection, UPSERT_USER), rows)
         connection.commit()
     except Exception as error:
+        if not is_sqlite(connection) and connection.broken:
+            if time.monotonic() - started > PG_PAUSED_IN_TRANSACTION_SECONDS:
+                raise PausedInTransaction() from None  # idle_in_transaction_session_timeout ended the session
+            raise
         connection.rollback()
         if is_lock_wait_timeout(error):
             raise LockWaitTooLong() from None
@@ -579,10 +595,6 @@ def lock_wait_line(connection):
 
 def database_failure(error, description):
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if getattr(error, "sqlstate", None) == "25P03" or "idle-in-transaction" in str(error):
-        return (f"this copy was paused inside its database transaction for over {PG_PAUSED_IN_TRANSACTION_SECONDS} s, "
-                f"so PostgreSQL ended its session and rolled that batch back (nothing of it was stored; the other "
-                f"copies carried on). Run it again to rejoin")
     hint = ""
     if "locked" in first_line:
         hint = (f"; another copy held it for over {SQLITE_BUSY_TIMEOUT_SECONDS} s (paused with Ctrl-Z?): "
@@ -621,7 +633,7 @@ def main(argv=None):
                 consumer.close(autocommit=False)
             except KeyboardInterrupt:
                 pass  # pressed again while leaving: the group notices after the session timeout instead
-    except OffsetBeyondEnd as error:
+    except (OffsetBeyondEnd, PausedInTransaction) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KafkaError as error:

@@ -12,6 +12,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import say
 from kafka import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from support import (
@@ -259,7 +260,7 @@ def test_copy_frozen_inside_its_transaction_stops_the_others_only_for_a_bound_po
     assert "Traceback" not in frozen.text, frozen.text
     assert f"paused inside its database transaction for over {FROZEN_BOUND_SECONDS} s" in frozen.text, frozen.text
     assert query(db, f"SELECT COUNT(*), SUM(versions) FROM {TABLE}") == [(400, 800)]
-    print(f"[figures] the others stored the frozen copy's partition {waited:.1f} s after it froze")
+    say(f"[figures] the others stored the frozen copy's partition {waited:.1f} s after it froze")
 
 
 @pytest.mark.slow
