@@ -62,6 +62,15 @@ def query(db, text, *params):
         return connection.execute(text, params).fetchall()
 
 
+def copy_that_stored(bootstrap, db, prefix, users, *args):
+    """(topic, a store_users.py copy running in the background that has stored the topic's first `users` users)."""
+    topic = create_topic(bootstrap, unique_name(prefix))
+    send_users(bootstrap, topic, users)
+    copy = start_script("store_users.py", "--topic", topic, "--db", db, *args, bootstrap=bootstrap)
+    copy.wait_for(rf"offsets \[partition 0 -> {users}\] in one transaction", timeout=60)
+    return topic, copy
+
+
 def stored_offsets(db, topic):
     return dict(query(db, "SELECT kafka_partition, next_offset FROM kafka_offsets WHERE topic = ?", topic))
 
@@ -172,6 +181,29 @@ def test_a_new_sqlite_file_gets_a_new_group_even_at_the_same_path(bootstrap, tmp
     done = run_script("store_users.py", "--topic", topic, "--db", db, "--timeout", 1, bootstrap=bootstrap)
     assert done.returncode == 0, done
     assert f"in group '{groups[0]}'" not in done.stdout, done
+
+
+def test_an_earlier_versions_users_table_is_renamed_and_its_offsets_still_apply(bootstrap, tmp_path):
+    """A users.db from before the table was called stored_users: its rows and offsets carry on."""
+    topic = create_topic(bootstrap, unique_name("store-earlier"))
+    send_users(bootstrap, topic, 30)
+    db = str(tmp_path / "users.db")
+    with sqlite3.connect(db) as connection:  # what the earlier version left: 20 users and the offset after them
+        connection.execute("CREATE TABLE users (name TEXT PRIMARY KEY, profession TEXT, email TEXT, "
+                           "data TEXT NOT NULL, kafka_partition INTEGER NOT NULL, "
+                           "kafka_offset BIGINT NOT NULL, versions INTEGER NOT NULL)")
+        connection.executemany("INSERT INTO users VALUES (?, 'p', 'e', '{}', 0, ?, 1)",
+                               [(f"user-{n:07d}", n - 1) for n in range(1, 21)])
+        connection.execute("CREATE TABLE kafka_offsets (topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, "
+                           "next_offset BIGINT NOT NULL, PRIMARY KEY (topic, kafka_partition))")
+        connection.execute("INSERT INTO kafka_offsets VALUES (?, 0, 20)", (topic,))
+    done = run_script("store_users.py", "--topic", topic, "--db", db, "--timeout", 2, bootstrap=bootstrap)
+    assert done.returncode == 0, done
+    assert done.lines[0] == f"Renamed the table 'users' of an earlier version of this script to '{TABLE}'.", done
+    assert "it holds 20 users." in done.lines[1], done
+    assert "Stored 10 users from 10 records" in done.stdout, done
+    assert query(db, f"SELECT COUNT(*), SUM(versions) FROM {TABLE}") == [(30, 30)]
+    assert query(db, "SELECT name FROM sqlite_master WHERE name = 'users'") == []
 
 
 # --------------------------------------------------------------------------
@@ -295,10 +327,7 @@ def test_lost_race_under_serializable_default_is_reported_not_fatal(bootstrap, p
     db = new_database()
     with pg_connect(db, autocommit=True) as connection:
         connection.execute(f"ALTER DATABASE {db.rsplit('/', 1)[1]} SET default_transaction_isolation = 'serializable'")
-    topic = create_topic(bootstrap, unique_name("store-serial"))
-    send_users(bootstrap, topic, 100)
-    copy = start_script("store_users.py", "--topic", topic, "--db", db, "--timeout", 4, bootstrap=bootstrap)
-    copy.wait_for(r"offsets \[partition 0 -> 100\] in one transaction", timeout=60)
+    topic, copy = copy_that_stored(bootstrap, db, "store-serial", 100, "--timeout", 4)
     with pg_connect(db) as other:  # another copy, in the middle of its own batch
         other.execute("UPDATE kafka_offsets SET next_offset = 150 WHERE topic = %s", (topic,))
         send_users(bootstrap, topic, 100)
@@ -315,10 +344,7 @@ def test_lost_race_under_serializable_default_is_reported_not_fatal(bootstrap, p
 def test_second_ctrl_c_during_the_summary_says_what_happened(bootstrap, pg_server):
     _, new_database = pg_server
     db = new_database()
-    topic = create_topic(bootstrap, unique_name("store-ctrl-c"))
-    send_users(bootstrap, topic, 20)
-    copy = start_script("store_users.py", "--topic", topic, "--db", db, bootstrap=bootstrap)
-    copy.wait_for(r"offsets \[partition 0 -> 20\] in one transaction", timeout=60)
+    _, copy = copy_that_stored(bootstrap, db, "store-ctrl-c", 20)
     with pg_connect(db) as locker:  # the summary's count waits for this lock, so the second Ctrl-C lands there
         locker.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
         copy.signal(signal.SIGINT)
@@ -350,10 +376,7 @@ CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON kafka_offsets DEFERRABLE I
 def test_sigterm_during_commit_says_whether_the_batch_was_stored(bootstrap, pg_server, commit_goes_through):
     _, new_database = pg_server
     db = new_database()
-    topic = create_topic(bootstrap, unique_name("store-term"))
-    send_users(bootstrap, topic, 20)
-    copy = start_script("store_users.py", "--topic", topic, "--db", db, bootstrap=bootstrap)
-    copy.wait_for(r"offsets \[partition 0 -> 20\] in one transaction", timeout=60)
+    topic, copy = copy_that_stored(bootstrap, db, "store-term", 20)
     with pg_connect(db, autocommit=True) as connection:
         connection.execute(SLOW_COMMIT.format(finish_on_cancel="TRUE" if commit_goes_through else "FALSE"))
     send_users(bootstrap, topic, 10)
