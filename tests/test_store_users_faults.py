@@ -337,6 +337,21 @@ def test_lost_race_under_serializable_default_is_reported_not_fatal(bootstrap, p
     assert stored_offsets(db, topic) == {0: 200}
 
 
+def test_a_lock_held_by_another_session_is_waited_for_a_bound_then_retried(bootstrap, pg_server):
+    """A transaction left open in psql holds a row this copy needs: it says so every 10 s and carries on after."""
+    _, new_database = pg_server
+    db = new_database()
+    topic, copy = copy_that_stored(bootstrap, db, "store-psql-lock", 20)
+    with pg_connect(db) as psql:
+        psql.execute("SELECT next_offset FROM kafka_offsets WHERE topic = %s FOR UPDATE", (topic,))
+        send_users(bootstrap, topic, 10)
+        copy.wait_for(r"^Waiting for a lock: another session has held a row of this batch for over 10 s", timeout=60)
+    copy.wait_for(r"offsets \[partition 0 -> 30\] in one transaction", timeout=60)
+    assert copy.interrupt() == 0, copy.text
+    assert "Stored 30 users from 30 records" in copy.text, copy.text
+    assert stored_offsets(db, topic) == {0: 30}
+
+
 # --------------------------------------------------------------------------
 # Signals at awkward moments
 
