@@ -54,6 +54,12 @@ def pg_server(postgres_servers):
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture
+def pg_db(pg_server):
+    """The URL of a fresh database of its own on the PostgreSQL server."""
+    return pg_server[1]()
+
+
 def query(db, text, *params):
     if db.startswith("postgresql://"):
         with pg_connect(db) as connection:
@@ -140,7 +146,7 @@ def test_stored_offset_beyond_the_partitions_end_stops_and_stores_nothing(bootst
 # Two databases, one URL text: each is its own database, with its own group
 
 
-def test_two_databases_with_the_same_url_text_each_receive_every_record(bootstrap, pg_server):
+def test_two_databases_with_the_same_url_text_each_receive_every_record(bootstrap, pg_db):
     """Like two machines that both use postgresql://kit@localhost/postgres: here the URL leaves the database
     name to PGDATABASE, which differs."""
     _, new_database = pg_server
@@ -214,10 +220,9 @@ CHAPTER_ORDERS = {"databases-and-lag first": ("store", "change"), "kafka-connect
 
 
 @pytest.mark.parametrize("order", CHAPTER_ORDERS, ids=list(CHAPTER_ORDERS))
-def test_store_users_and_change_users_share_one_database(bootstrap, pg_server, order):
+def test_store_users_and_change_users_share_one_database(bootstrap, pg_db, order):
     """databases-and-lag.md's PostgreSQL step and kafka-connect.md's first change_users.py, on one database."""
-    _, new_database = pg_server
-    db = new_database()
+    db = pg_db
     topic = create_topic(bootstrap, unique_name("store-chapters"))
     send_users(bootstrap, topic, 50)
     env = script_env(bootstrap, KIT_POSTGRES_URL=db)
@@ -255,9 +260,8 @@ def assigned(copy):
 
 
 @pytest.mark.slow
-def test_copy_frozen_inside_its_transaction_stops_the_others_only_for_a_bound_postgresql(bootstrap, pg_server):
-    _, new_database = pg_server
-    db = new_database()
+def test_copy_frozen_inside_its_transaction_stops_the_others_only_for_a_bound_postgresql(bootstrap, pg_db):
+    db = pg_db
     topic = create_topic(bootstrap, unique_name("store-frozen"), partitions=2)
     frozen = start_script("store_users.py", "--topic", topic, "--db", db, bootstrap=bootstrap)
     frozen.wait_for(r"assigned partitions \[0, 1\]", timeout=60)
@@ -322,9 +326,8 @@ def test_sqlite_copies_wait_for_a_held_write_lock_instead_of_exiting(bootstrap, 
 # Isolation: the database's default does not change what a lost race looks like
 
 
-def test_lost_race_under_serializable_default_is_reported_not_fatal(bootstrap, pg_server):
-    _, new_database = pg_server
-    db = new_database()
+def test_lost_race_under_serializable_default_is_reported_not_fatal(bootstrap, pg_db):
+    db = pg_db
     with pg_connect(db, autocommit=True) as connection:
         connection.execute(f"ALTER DATABASE {db.rsplit('/', 1)[1]} SET default_transaction_isolation = 'serializable'")
     topic, copy = copy_that_stored(bootstrap, db, "store-serial", 100, "--timeout", 4)
@@ -337,10 +340,9 @@ def test_lost_race_under_serializable_default_is_reported_not_fatal(bootstrap, p
     assert stored_offsets(db, topic) == {0: 200}
 
 
-def test_a_lock_held_by_another_session_is_waited_for_a_bound_then_retried(bootstrap, pg_server):
+def test_a_lock_held_by_another_session_is_waited_for_a_bound_then_retried(bootstrap, pg_db):
     """A transaction left open in psql holds a row this copy needs: it says so every 10 s and carries on after."""
-    _, new_database = pg_server
-    db = new_database()
+    db = pg_db
     topic, copy = copy_that_stored(bootstrap, db, "store-psql-lock", 20)
     with pg_connect(db) as psql:
         psql.execute("SELECT next_offset FROM kafka_offsets WHERE topic = %s FOR UPDATE", (topic,))
@@ -356,9 +358,8 @@ def test_a_lock_held_by_another_session_is_waited_for_a_bound_then_retried(boots
 # Signals at awkward moments
 
 
-def test_second_ctrl_c_during_the_summary_says_what_happened(bootstrap, pg_server):
-    _, new_database = pg_server
-    db = new_database()
+def test_second_ctrl_c_during_the_summary_says_what_happened(bootstrap, pg_db):
+    db = pg_db
     _, copy = copy_that_stored(bootstrap, db, "store-ctrl-c", 20)
     with pg_connect(db) as locker:  # the summary's count waits for this lock, so the second Ctrl-C lands there
         locker.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
@@ -388,9 +389,8 @@ CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON kafka_offsets DEFERRABLE I
 
 
 @pytest.mark.parametrize("commit_goes_through", [True, False], ids=["commit-went-through", "commit-cancelled"])
-def test_sigterm_during_commit_says_whether_the_batch_was_stored(bootstrap, pg_server, commit_goes_through):
-    _, new_database = pg_server
-    db = new_database()
+def test_sigterm_during_commit_says_whether_the_batch_was_stored(bootstrap, pg_db, commit_goes_through):
+    db = pg_db
     topic, copy = copy_that_stored(bootstrap, db, "store-term", 20)
     with pg_connect(db, autocommit=True) as connection:
         connection.execute(SLOW_COMMIT.format(finish_on_cancel="TRUE" if commit_goes_through else "FALSE"))
