@@ -146,7 +146,7 @@ def test_stored_offset_beyond_the_partitions_end_stops_and_stores_nothing(bootst
 # Two databases, one URL text: each is its own database, with its own group
 
 
-def test_two_databases_with_the_same_url_text_each_receive_every_record(bootstrap, pg_db):
+def test_two_databases_with_the_same_url_text_each_receive_every_record(bootstrap, pg_server):
     """Like two machines that both use postgresql://kit@localhost/postgres: here the URL leaves the database
     name to PGDATABASE, which differs."""
     _, new_database = pg_server
