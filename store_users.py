@@ -155,9 +155,9 @@ class PausedInTransaction(Exception):
     """PostgreSQL ended this copy's session: it was paused inside its transaction for too long."""
 
     def __str__(self):
-        return (f"this copy was paused inside its database transaction for over {PG_PAUSED_IN_TRANSACTION_SECONDS} s, "
-                f"so PostgreSQL ended its session and rolled that batch back (nothing of it was stored; the other "
-                f"copies carried on). Run it again to rejoin")
+        return (f"This copy was paused inside its database transaction for over {PG_PAUSED_IN_TRANSACTION_SECONDS} s, "
+                f"so PostgreSQL ended its session and rolled that batch back (the other copies carried on); it "
+                f"connected again and reading goes on from the stored offsets")
 
 
 def is_postgres(db):
@@ -517,9 +517,13 @@ def consume_and_store(consumer, connection, args):
                 in_flight = next_offsets, len(rows), batch_bad
                 try:
                     lost_race = store_batch(connection, args.topic, rows, expected, next_offsets)
-                except LockWaitTooLong:
+                except (LockWaitTooLong, PausedInTransaction) as delay:
                     in_flight = None
-                    print(lock_wait_line(connection), flush=True)
+                    if isinstance(delay, PausedInTransaction):
+                        print(delay, flush=True)
+                        connection, _, _ = open_database(args.db)  # the old session is gone: a new one
+                    else:
+                        print(lock_wait_line(connection), flush=True)
                     seek_to_stored(consumer, connection, args.topic, owned, positions, announce=False)
                     last_record_at = time.monotonic()  # busy, not idle: --timeout does not count this
                     continue
@@ -633,7 +637,7 @@ def main(argv=None):
                 consumer.close(autocommit=False)
             except KeyboardInterrupt:
                 pass  # pressed again while leaving: the group notices after the session timeout instead
-    except (OffsetBeyondEnd, PausedInTransaction) as error:
+    except (OffsetBeyondEnd, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KafkaError as error:
