@@ -11,15 +11,15 @@ and never applies one twice.
 
 Several copies can share the work: start the script again on the same database
 and the copies split the topic's partitions through a consumer group (one group
-per database unless --group says otherwise). The group only decides who reads
+per database, named after a random id stored in it, unless --group says otherwise). The group only decides who reads
 which partition; where to start is always read from the database, never from
 Kafka's committed offsets. Each transaction moves a stored offset only if it is
 still where this copy started its batch (a compare-and-set), so a copy that
 fell behind, or woke up after a long pause, cannot apply a record twice.
 """
 
-import hashlib
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -50,12 +50,21 @@ CONSUMER_CONFIG = {
 
 POLL_TIMEOUT_MS = 500
 RAW_PREVIEW_BYTES = 60
-# Copies on one SQLite file take turns to write; a copy waits this long for its turn before giving up.
-SQLITE_BUSY_TIMEOUT_SECONDS = 60
+# Copies on one SQLite file take turns to write. A copy that waits longer than this for its turn says so,
+# and waits on: SQLite cannot take the lock away from a copy paused inside its transaction.
+SQLITE_BUSY_TIMEOUT_SECONDS = 10
+# PostgreSQL ends the session of a copy paused (Ctrl-Z, a frozen machine) inside its transaction after this
+# long, which frees its row locks for the other copies; a healthy copy's transaction takes milliseconds.
+PG_PAUSED_IN_TRANSACTION_SECONDS = 5
+# A row lock held by any other session (an open transaction in psql, say) is waited for this long, then the
+# batch is rolled back and tried again, with a line that says so.
+PG_LOCK_TIMEOUT_SECONDS = 10
+
+TABLE = "stored_users"  # not `users`: change_users.py (docs/kafka-connect.md) has a table of that name
 
 # The user's name is the table's key: a second record for the same name updates the row (an upsert).
 CREATE_USERS = """
-CREATE TABLE IF NOT EXISTS users (
+CREATE TABLE IF NOT EXISTS stored_users (
     name            TEXT PRIMARY KEY,
     profession      TEXT,
     email           TEXT,
@@ -74,14 +83,22 @@ CREATE TABLE IF NOT EXISTS kafka_offsets (
     PRIMARY KEY (topic, kafka_partition)
 )"""
 
+# This database's own id: copies on the same database find each other through the group named after it,
+# and another database (even at the same path or URL) gets another id, so another group.
+CREATE_DATABASE_ID = """
+CREATE TABLE IF NOT EXISTS kafka_database_id (
+    only_row        INTEGER PRIMARY KEY CHECK (only_row = 1),
+    database_id     TEXT NOT NULL      -- made at random on first use
+)"""
+
 # ON CONFLICT ... DO UPDATE is the same in SQLite (3.24+) and PostgreSQL (9.5+).
 UPSERT_USER = """
-INSERT INTO users (name, profession, email, data, kafka_partition, kafka_offset, versions)
+INSERT INTO stored_users (name, profession, email, data, kafka_partition, kafka_offset, versions)
 VALUES (?, ?, ?, ?, ?, ?, 1)
 ON CONFLICT (name) DO UPDATE SET
     profession = excluded.profession, email = excluded.email, data = excluded.data,
     kafka_partition = excluded.kafka_partition, kafka_offset = excluded.kafka_offset,
-    versions = users.versions + 1"""
+    versions = stored_users.versions + 1"""
 
 # The compare-and-set that fences copies from each other: the offset moves only from where this copy
 # expected it. The row count says whether it did (1) or another copy got there first (0).
@@ -95,15 +112,6 @@ INSERT INTO kafka_offsets (topic, kafka_partition, next_offset) VALUES (?, ?, ?)
 ON CONFLICT (topic, kafka_partition) DO NOTHING"""
 
 
-def default_group(db):
-    """One consumer group per database: copies on the same database share the work, others don't."""
-    if is_postgres(db):
-        where = safe_url(db).replace("postgres://", "postgresql://", 1)  # the password plays no part
-    else:
-        where = os.path.abspath(db)
-    return "store-users-" + hashlib.sha256(where.encode("utf-8")).hexdigest()[:8]
-
-
 def parse_args(argv):
     parser = helpers.ArgumentParser(
         description="Consume user records and upsert them into a database table, exactly once.")
@@ -113,7 +121,7 @@ def parse_args(argv):
                              "(env KIT_DB, default %(default)s)")
     parser.add_argument("--group", metavar="NAME",
                         help="consumer group shared by the copies that split the work "
-                             "(default: store-users- and a short hash of the database)")
+                             "(default: store-users- and the id stored in the database)")
     parser.add_argument("--max-messages", type=helpers.positive_int, metavar="N",
                         help="stop after N records")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -125,7 +133,6 @@ def parse_args(argv):
         parser.error("argument --db: empty; give a SQLite file path or a postgresql:// URL")
     if args.group is not None and not args.group.strip():
         parser.error("argument --group: empty; give a name, or leave --group out for the database's default")
-    args.group = args.group or default_group(args.db)
     return args
 
 
@@ -135,6 +142,23 @@ def parse_args(argv):
 
 class DatabaseError(Exception):
     """The database cannot be opened or used: one line for the learner."""
+
+
+class OffsetBeyondEnd(Exception):
+    """A stored offset lies past the partition's end: Kafka lost the records the database has stored."""
+
+
+class LockWaitTooLong(Exception):
+    """The batch waited too long for a lock held by another copy or session; it was rolled back."""
+
+
+class PausedInTransaction(Exception):
+    """PostgreSQL ended this copy's session: it was paused inside its transaction for too long."""
+
+    def __str__(self):
+        return (f"This copy was paused inside its database transaction for over {PG_PAUSED_IN_TRANSACTION_SECONDS} s, "
+                f"so PostgreSQL ended its session and rolled that batch back (the other copies carried on); it "
+                f"connected again and reading goes on from the stored offsets")
 
 
 def is_postgres(db):
@@ -157,8 +181,16 @@ def open_database(db):
             import psycopg
         except ImportError:
             raise DatabaseError('PostgreSQL needs the psycopg package: pip install "psycopg[binary]"') from None
+        # psycopg would log a lost connection a second time, as a warning, beside the error this script prints.
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
         try:
             connection = psycopg.connect(db, connect_timeout=5)
+            # Read committed, whatever the server's default: a copy that lost the race then finds the winner's
+            # offset (and says "got there first") instead of failing with a serialization error.
+            connection.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+            connection.execute(f"SET idle_in_transaction_session_timeout = '{PG_PAUSED_IN_TRANSACTION_SECONDS}s'")
+            connection.execute(f"SET lock_timeout = '{PG_LOCK_TIMEOUT_SECONDS}s'")
+            connection.commit()
         except psycopg.Error as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise DatabaseError(f"cannot connect to PostgreSQL at {safe_url(db)}: {first_line}") from None
@@ -178,15 +210,48 @@ def sql(connection, text):
     return text if is_sqlite(connection) else text.replace("?", "%s")
 
 
-def create_tables(connection):
+def is_lock_wait_timeout(error):
+    """SQLite's busy timeout, or PostgreSQL's lock_timeout (SQLSTATE 55P03)."""
+    if isinstance(error, sqlite3.OperationalError):
+        return "locked" in str(error)
+    return getattr(error, "sqlstate", None) == "55P03"
+
+
+def prepare_database(connection):
+    """Create the tables on first use; returns (the database's id, whether an earlier version's table was renamed)."""
     cursor = connection.cursor()
-    if not is_sqlite(connection):
+    if is_sqlite(connection):
+        cursor.execute("BEGIN IMMEDIATE")  # copies started together take turns, so only one makes the id
+    else:
         # Copies started together would race to create the tables, and PostgreSQL fails the loser of
         # CREATE TABLE IF NOT EXISTS; this lock (held until commit) makes them take turns.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('store_users.py create tables'))")
+    renamed = rename_earlier_table(connection, cursor)
     cursor.execute(CREATE_USERS)
     cursor.execute(CREATE_OFFSETS)
+    cursor.execute(CREATE_DATABASE_ID)
+    cursor.execute(sql(connection, "INSERT INTO kafka_database_id (only_row, database_id) VALUES (1, ?) "
+                                   "ON CONFLICT (only_row) DO NOTHING"), (os.urandom(4).hex(),))
+    cursor.execute("SELECT database_id FROM kafka_database_id")
+    database_id = cursor.fetchone()[0]
     connection.commit()
+    return database_id, renamed
+
+
+def rename_earlier_table(connection, cursor):
+    """Earlier versions of this script called the table `users`: keep its rows, which its offsets belong to."""
+    def columns(table):
+        if is_sqlite(connection):
+            cursor.execute("SELECT name FROM pragma_table_info(?)", (table,))
+        else:
+            cursor.execute("SELECT column_name FROM information_schema.columns "
+                           "WHERE table_schema = current_schema() AND table_name = %s", (table,))
+        return {row[0] for row in cursor.fetchall()}
+
+    if columns(TABLE) or not {"versions", "kafka_offset"} <= columns("users"):
+        return False  # already done, or `users` is another program's table (change_users.py's)
+    cursor.execute(f"ALTER TABLE users RENAME TO {TABLE}")
+    return True
 
 
 def stored_offsets(connection, topic):
@@ -201,7 +266,7 @@ def stored_offsets(connection, topic):
 
 def count_users(connection):
     cursor = connection.cursor()
-    cursor.execute("SELECT COUNT(*) FROM users")
+    cursor.execute(f"SELECT COUNT(*) FROM {TABLE}")
     count = cursor.fetchone()[0]
     connection.commit()
     return count
@@ -214,6 +279,7 @@ def store_batch(connection, topic, rows, expected, next_offsets):
     Returns None when saved, or the first partition whose stored offset another copy had already moved:
     then nothing was saved."""
     cursor = connection.cursor()
+    started = time.monotonic()
     try:
         if is_sqlite(connection):
             # Take the write lock now, not at the first UPDATE: copies then queue up for their turn
@@ -233,6 +299,15 @@ def store_batch(connection, topic, rows, expected, next_offsets):
         if rows:
             cursor.executemany(sql(connection, UPSERT_USER), rows)
         connection.commit()
+    except Exception as error:
+        if not is_sqlite(connection) and connection.broken:
+            if time.monotonic() - started > PG_PAUSED_IN_TRANSACTION_SECONDS:
+                raise PausedInTransaction() from None  # idle_in_transaction_session_timeout ended the session
+            raise
+        connection.rollback()
+        if is_lock_wait_timeout(error):
+            raise LockWaitTooLong() from None
+        raise
     except BaseException:
         connection.rollback()  # e.g. Ctrl-C halfway: nothing of this batch is kept, it is read again next time
         raise
@@ -338,6 +413,7 @@ def seek_to_stored(consumer, connection, topic, partitions, positions, announce)
 
     Kafka's committed offsets are never used: only the database knows what is in the table."""
     stored = stored_offsets(connection, topic)
+    check_offsets_within_ends(consumer, topic, partitions, stored)
     for tp in sorted(partitions, key=lambda tp: tp.partition):
         offset = stored.get(tp.partition)
         try:
@@ -354,6 +430,23 @@ def seek_to_stored(consumer, connection, topic, partitions, positions, announce)
                      else f"offset {offset:,} (stored in the database)")
             print(f"  partition {tp.partition:<3} starts at {where}")
     return stored
+
+
+def check_offsets_within_ends(consumer, topic, partitions, stored):
+    """A stored offset past the partition's end means Kafka no longer has what the database stored (its data
+    was deleted, or the topic made again). Seeking there would make the consumer start over at the oldest
+    record, and every record below the stored offset would be skipped: stop instead, before reading any."""
+    with_offsets = [tp for tp in partitions if stored.get(tp.partition) is not None]
+    ends = consumer.end_offsets(with_offsets) if with_offsets else {}
+    for tp in sorted(with_offsets, key=lambda tp: tp.partition):
+        offset, end = stored[tp.partition], ends.get(tp)
+        if end is not None and offset > end:
+            raise OffsetBeyondEnd(
+                f"partition {tp.partition} of topic '{topic}' ends at offset {end:,}, but the database has stored "
+                f"offset {offset:,} for it: Kafka's data was deleted since (local_kafka.py stop --clean, docker "
+                f"compose down -v) or the topic was created again. Nothing was stored. Use a new database (--db), "
+                f"or read the topic again into this one after DELETE FROM kafka_offsets WHERE topic = '{topic}' "
+                f"(docs/databases-and-lag.md)")
 
 
 def records_to_store(batch, positions, just_positioned, owned):
@@ -392,6 +485,7 @@ def consume_and_store(consumer, connection, args):
     last_record_at = started + SESSION_TIMEOUT_SECONDS
     received = stored = bad = conflicts = 0
     stop_reason = None
+    in_flight = None  # (next offsets, rows, bad records) of the batch being stored, while store_batch runs
     try:
         while stop_reason is None:
             remaining = args.max_messages - received if args.max_messages else None
@@ -421,7 +515,20 @@ def consume_and_store(consumer, connection, args):
                     next_offsets[tp.partition] = record.offset + 1
             if next_offsets:
                 expected = {p: positions[p] for p in next_offsets}
-                lost_race = store_batch(connection, args.topic, rows, expected, next_offsets)
+                in_flight = next_offsets, len(rows), batch_bad
+                try:
+                    lost_race = store_batch(connection, args.topic, rows, expected, next_offsets)
+                except (LockWaitTooLong, PausedInTransaction) as delay:
+                    in_flight = None
+                    if isinstance(delay, PausedInTransaction):
+                        print(delay, flush=True)
+                        connection, _, _ = open_database(args.db)  # the old session is gone: a new one
+                    else:
+                        print(lock_wait_line(connection), flush=True)
+                    seek_to_stored(consumer, connection, args.topic, owned, positions, announce=False)
+                    last_record_at = time.monotonic()  # busy, not idle: --timeout does not count this
+                    continue
+                in_flight = None
                 if lost_race is None:
                     positions.update(next_offsets)
                     received += len(rows) + batch_bad
@@ -444,6 +551,16 @@ def consume_and_store(consumer, connection, args):
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C; the batch in progress (if any) was rolled back and is read again next time."
+        if in_flight is not None:  # the Ctrl-C (or SIGTERM) may have landed after the commit went through
+            next_offsets, batch_rows, batch_bad = in_flight
+            outcome = batch_outcome(connection, args.topic, next_offsets)
+            if outcome == "stored":
+                received, stored, bad = received + batch_rows + batch_bad, stored + batch_rows, bad + batch_bad
+                stop_reason = ("Stopped by Ctrl-C while committing a batch: the commit had gone through, so the "
+                               "batch is stored and is not read again.")
+            elif outcome == "unknown":
+                stop_reason = ("Stopped by Ctrl-C while committing a batch, and the database did not say whether "
+                               "the commit went through; the next run continues from the stored offsets either way.")
     finally:
         assignments.stopping = True  # close() revokes our partitions; no need to announce that
     seconds = time.monotonic() - started
@@ -452,10 +569,42 @@ def consume_and_store(consumer, connection, args):
     print(f"Stored {stored:,} users from {received:,} records in {seconds:.2f} s: {rate:,.0f} records/s{skipped}")
     if conflicts:
         print(f"{conflicts} batch(es) rolled back because another copy had stored them first.")
-    print(stop_reason)
-    print(f"Table 'users' now holds {count_users(connection):,} users. Offsets stored with them: "
-          f"{offsets_text(stored_offsets(connection, args.topic))}; the next run continues from there.")
+    print(stop_reason, flush=True)
+    try:
+        print(f"Table '{TABLE}' now holds {count_users(connection):,} users. Offsets stored with them: "
+              f"{offsets_text(stored_offsets(connection, args.topic))}; the next run continues from there.")
+    except KeyboardInterrupt:
+        print("Stopped by a second Ctrl-C before the table was counted; what is stored above stays stored.")
+        return 130
     return 0
+
+
+def batch_outcome(connection, topic, next_offsets):
+    """'stored' if the stored offsets are the ones the interrupted batch was committing, else 'rolled back';
+    'unknown' if the database cannot be asked."""
+    try:
+        connection.rollback()  # whatever the interrupted call left open
+        now = stored_offsets(connection, topic)
+    except Exception:
+        return "unknown"
+    return "stored" if all(now.get(p) == o for p, o in next_offsets.items()) else "rolled back"
+
+
+def lock_wait_line(connection):
+    if is_sqlite(connection):
+        return (f"Waiting for the SQLite write lock: another copy has held it for over {SQLITE_BUSY_TIMEOUT_SECONDS} s "
+                f"(paused with Ctrl-Z? resume it with fg, or stop it); this batch is tried again")
+    return (f"Waiting for a lock: another session has held a row of this batch for over {PG_LOCK_TIMEOUT_SECONDS} s "
+            f"(a transaction left open in psql?); the batch was rolled back and is tried again")
+
+
+def database_failure(error, description):
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    hint = ""
+    if "locked" in first_line:
+        hint = (f"; another copy held it for over {SQLITE_BUSY_TIMEOUT_SECONDS} s (paused with Ctrl-Z?): "
+                f"resume or stop that copy, then run again")
+    return f"the database {description} failed: {first_line}{hint}"
 
 
 def offset_or_none(offset):
@@ -468,32 +617,35 @@ def main(argv=None):
     # `docker stop` and `kill` send SIGTERM: stop as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        config = {**kafka_settings.connection_settings(args, "kit-store-users"), **CONSUMER_CONFIG,
-                  "group_id": args.group}
+        config = {**kafka_settings.connection_settings(args, "kit-store-users"), **CONSUMER_CONFIG}
         connection, description, db_error = open_database(args.db)
     except (helpers.UsageError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        create_tables(connection)
-        print(f"Database: {description} (tables 'users' and 'kafka_offsets'); "
+        database_id, renamed = prepare_database(connection)
+        args.group = args.group or f"store-users-{database_id}"
+        if renamed:
+            print(f"Renamed the table 'users' of an earlier version of this script to '{TABLE}'.")
+        print(f"Database: {description} (tables '{TABLE}' and 'kafka_offsets'); "
               f"it holds {count_users(connection):,} users.", flush=True)
-        consumer = KafkaConsumer(**config)
+        consumer = KafkaConsumer(**config, group_id=args.group)
         try:
             return consume_and_store(consumer, connection, args)
         finally:
             # close() leaves the group at once, so the other copies take over its partitions without waiting.
-            consumer.close(autocommit=False)
+            try:
+                consumer.close(autocommit=False)
+            except KeyboardInterrupt:
+                pass  # pressed again while leaving: the group notices after the session timeout instead
+    except (OffsetBeyondEnd, DatabaseError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KafkaError as error:
         print(f"error: {helpers.describe_failure(error, args)}", file=sys.stderr)
         return 1
     except db_error as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        hint = ""
-        if "locked" in first_line:
-            hint = (f"; another copy held it for over {SQLITE_BUSY_TIMEOUT_SECONDS} s (paused with Ctrl-Z?): "
-                    f"resume or stop that copy, then run again")
-        print(f"error: the database {description} failed: {first_line}{hint}", file=sys.stderr)
+        print(f"error: {database_failure(error, description)}", file=sys.stderr)
         return 1
     finally:
         connection.close()

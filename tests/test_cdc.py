@@ -141,9 +141,17 @@ class ConnectWorker:
         status = self.get(f"/connectors/{name}/status")
         return [status["connector"]["state"]] + [task["state"] for task in status["tasks"]]
 
-    def wait_until_streaming(self, timeout=90):
-        """Debezium logs this once its snapshot is done and it reads the replication slot."""
-        self.process.wait_for(r"Starting streaming", timeout=timeout)
+    def wait_until_streaming(self, timeout=90, count=1):
+        """Debezium logs this once its snapshot is done and it reads the replication slot (count: the how-manieth
+        time in this run of the worker)."""
+        self.process.wait_for(r"Starting streaming", timeout=timeout, count=count)
+
+    def wait_until_stopped(self, name, timeout=30):
+        """PUT /connectors/<name>/stop is asynchronous: the offsets can be deleted only once it is STOPPED."""
+        deadline = time.monotonic() + timeout
+        while self.states(name)[0] != "STOPPED":
+            assert time.monotonic() < deadline, self.states(name)
+            time.sleep(0.2)
 
     def kill(self):
         """kill -9: no chance to save offsets or say goodbye, as in a crash."""
@@ -316,6 +324,60 @@ def test_latency_from_commit_to_the_consumers_line(cdc):
     figures(f"CDC latency, COMMIT in PostgreSQL -> consumer.py's line, {len(latencies)} inserts at 40/s: "
             f"median {median:.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms")
     assert median < 5000, latencies  # loose: the machine is shared; the figure is what matters
+
+
+def cleanup_steps():
+    """The chapter's cleanup: from stopping (or deleting) the connector to dropping its publication."""
+    steps = [command for command, _ in chapter_steps()]
+    first = next(i for i, command in enumerate(steps) if "connectors/users-cdc" in command
+                 and ("/stop" in command or "-X DELETE" in command))
+    last = next(i for i, command in enumerate(steps) if "DROP PUBLICATION" in command)
+    return [(command, expected) for command, expected in chapter_steps()[first:last + 1]]
+
+
+def test_cleanup_then_register_again_takes_a_full_snapshot(cdc):
+    """The chapter's cleanup, then the connector registered again as in its step 3: every row of the table
+    arrives again (a new snapshot), rather than "a completed snapshot" found in the old offsets."""
+    import shlex
+
+    import psycopg
+    from kafka import KafkaConsumer, TopicPartition
+
+    worker, postgres = cdc["worker"], cdc["postgres"]
+    change_users(postgres, "insert", "Before", "The cleanup")
+    with psycopg.connect(postgres.url) as connection:
+        rows = {row[0]: dict(zip(("id", "name", "profession"), row))
+                for row in connection.execute("SELECT id, name, profession FROM users")}
+    for command, expected in cleanup_steps():
+        if "/offsets" in command:
+            worker.wait_until_stopped("users-cdc")
+        if "pg_drop_replication_slot" in command:
+            assert slot_state(postgres.url) == [False], "the connector's task still reads its slot"
+        command = command.replace("localhost:8084", f"localhost:{worker.port}").replace(
+            "localhost:5432", f"localhost:{postgres.port}")
+        argv = [sys.executable if word == "python" else word for word in shlex.split(command)]
+        done = subprocess.run(argv, cwd=REPO, env=script_env(None), capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout.splitlines()) == (0, expected), f"$ {command}\n{done}"
+    assert slot_state(postgres.url) == []
+
+    consumer = KafkaConsumer(bootstrap_servers=cdc["bootstrap"], enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(TOPIC, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        for tp, end in consumer.end_offsets(partitions).items():
+            consumer.seek(tp, end)  # only what the connector sends from now on
+        streams_before = worker.process.count(r"Starting streaming")
+        config = {**json.loads(CONNECTOR_JSON.read_text()), "database.port": str(postgres.port)}
+        assert worker.put_connector(config) == 201
+        worker.wait_until_streaming(count=streams_before + 1)
+        arrived, deadline = {}, time.monotonic() + 60
+        while len(arrived) < len(rows) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                arrived.update((json.loads(r.key)["id"], json.loads(r.value)) for r in records if r.value)
+    finally:
+        consumer.close()
+    assert arrived == rows, f"registered again, the connector sent {len(arrived)} of the table's {len(rows)} rows"
+    assert worker.states("users-cdc") == ["RUNNING", "RUNNING"]
 
 
 # --------------------------------------------------------------------------
@@ -620,8 +682,10 @@ def test_the_chapter_runs_as_written(stack_factory):
                 worker.start()  # terminal 3: java ... ConnectDistributed tools/connect/cdc-worker.properties
             if "insert Margaret" in command:
                 worker.stop()  # Ctrl-C in terminal 3
+            if "/connectors/users-cdc/offsets" in command:
+                worker.wait_until_stopped("users-cdc")  # a learner who gets 400 runs it again a moment later
             if "pg_drop_replication_slot" in command:
-                assert slot_state(pg_url) == [False], "the deleted connector's task still reads its slot"
+                assert slot_state(pg_url) == [False], "the stopped connector's task still reads its slot"
             argv = [sys.executable if word == "python" else word for word in shlex.split(on_this_machine(command))]
             result = subprocess.run(argv, cwd=copy, env=env, capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, f"$ {command}\n{result.stdout}\n{result.stderr}"

@@ -43,14 +43,15 @@ class Table:
             return connection.execute(text, params).fetchall()
 
     def users(self):
-        return self.query("SELECT name, versions FROM users ORDER BY name")
+        return self.query("SELECT name, versions FROM stored_users ORDER BY name")
 
     def offsets(self, topic):
         return dict(self.query("SELECT kafka_partition, next_offset FROM kafka_offsets WHERE topic = ?", topic))
 
     def drop(self):
-        self.query("DROP TABLE IF EXISTS users", fetch=False)
+        self.query("DROP TABLE IF EXISTS stored_users", fetch=False)
         self.query("DROP TABLE IF EXISTS kafka_offsets", fetch=False)
+        self.query("DROP TABLE IF EXISTS kafka_database_id", fetch=False)
 
 
 def empty_database(request, tmp_path):
@@ -97,7 +98,7 @@ def test_killed_midway_then_restarted_stores_every_user_exactly_once(bootstrap, 
                          second.stdout), second.stdout
     rest = USERS - len(after_kill)
     assert f"Stored {rest:,} users from {rest:,} records" in second.stdout, second.stdout
-    assert f"Table 'users' now holds {USERS:,} users" in second.stdout
+    assert f"Table 'stored_users' now holds {USERS:,} users" in second.stdout
 
     users = table.users()
     assert len(users) == USERS
@@ -129,7 +130,7 @@ def test_bad_records_are_counted_and_skipped_never_half_stored(bootstrap, topic,
 
     table = Table(db)
     assert table.users() == [("Ana", 1), ("Bo", 1), ("Di", 1)]
-    assert table.query("SELECT email FROM users WHERE name = 'Di'") == [("di@example.com",)]
+    assert table.query("SELECT email FROM stored_users WHERE name = 'Di'") == [("di@example.com",)]
     assert table.offsets(topic) == {0: len(values)}
 
     # A second run resumes after the bad records too: nothing is read or applied again.
@@ -200,7 +201,7 @@ def records_applied(copy):
 
 def assert_applied_exactly_once(table, bootstrap, topic, names, copies):
     records = 2 * names
-    users = table.query("SELECT name, versions, kafka_partition, kafka_offset FROM users")
+    users = table.query("SELECT name, versions, kafka_partition, kafka_offset FROM stored_users")
     ends = end_offsets(bootstrap, topic)
     assert len(users) == names
     assert sum(versions for _, versions, _, _ in users) == records
