@@ -82,7 +82,7 @@ def count(consumer, producer, news, settings, args):
     try:
         while (stop_reason := stopper.reason()) is None:
             batch = consumer.poll(timeout_ms=500, max_records=stopper.poll_limit())
-            had_news = news.print_news()
+            had_news = news.print_news() or not consumer.assignment()
             if news.to_restore:  # new partitions: their counts first, then their records
                 restore(consumer, news.to_restore, counts, settings, args)
             stopper.saw(sum(map(len, batch.values())), had_news)
@@ -160,7 +160,7 @@ def parse_args(argv):
                         help="no transactions: send, flush, then commit the offsets (a crash can count twice)")
     parser.add_argument("--max-messages", type=helpers.positive_int, metavar="N", help="stop after N records")
     parser.add_argument("--timeout", type=helpers.positive_seconds, metavar="SECONDS",
-                        help="stop when no record has arrived for this long")
+                        help="stop when no record has arrived for this long (waiting for partitions does not count)")
     return parser.parse_args(argv)
 
 

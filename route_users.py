@@ -80,7 +80,7 @@ def route(consumer, producer, news, settings, args):
     try:
         while (stop_reason := stopper.reason()) is None:
             batch = consumer.poll(timeout_ms=500, max_records=stopper.poll_limit())
-            stopper.saw(sum(map(len, batch.values())), news.print_news())
+            stopper.saw(sum(map(len, batch.values())), news.print_news() or not consumer.assignment())
             if not batch:
                 continue
             try:
@@ -145,7 +145,7 @@ def parse_args(argv):
                         help="no transactions: send, flush, then commit the offsets (a crash can duplicate)")
     parser.add_argument("--max-messages", type=helpers.positive_int, metavar="N", help="stop after N records")
     parser.add_argument("--timeout", type=helpers.positive_seconds, metavar="SECONDS",
-                        help="stop when no record has arrived for this long")
+                        help="stop when no record has arrived for this long (waiting for partitions does not count)")
     return parser.parse_args(argv)
 
 

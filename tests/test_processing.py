@@ -10,14 +10,18 @@ import collections
 import json
 import random
 import re
+import signal
 import time
 
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 from support import (
     create_topic,
     java_tool,
     librdkafka_produce,
     run_script,
+    script_env,
+    start_script,
     unique_name,
 )
 
@@ -105,12 +109,14 @@ def read_committed(bootstrap, topic):
     """[(key, value, {header: value})] of every committed record, in order per partition."""
     reader = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False)
     try:
-        parts = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        deadline = time.monotonic() + 60
+        while not reader.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.2)  # a new reader knows no topic until its first metadata answer
+        parts = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic)]
         reader.assign(parts)
         reader.seek_to_beginning(*parts)
         ends = reader.end_offsets(parts)
         found = []
-        deadline = time.monotonic() + 60
         while any(reader.position(tp) < ends[tp] for tp in parts) and time.monotonic() < deadline:
             for records in reader.poll(timeout_ms=500).values():
                 found += [(r.key, r.value, {k: v.decode() for k, v in r.headers}) for r in records]
@@ -170,3 +176,106 @@ def test_count_professions_refuses_topics_that_are_not_co_partitioned_or_not_com
     refused = run_script(*pipeline.count_args("--output", not_compacted), bootstrap=bootstrap)
     assert refused.returncode == 2 and len(refused.err_lines) == 1, refused
     assert f"topic '{not_compacted}' is not compacted (cleanup.policy=delete)" in refused.err_lines[0], refused
+
+
+def start_stage(pipeline, args, **env):
+    return start_script(*args, env=script_env(pipeline.bootstrap, **env))
+
+
+def stop(*stages):
+    for stage in stages:
+        assert stage.interrupt(timeout=60) == 0, stage.text
+        assert "Traceback" not in stage.text, stage.text
+
+
+def test_restore_the_counts_continue_after_a_restart(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_users(3000)
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    first = run_stage(pipeline, pipeline.count_args(), timeout=4)
+    assert "Restored 0 count(s) for partitions [0, 1, 2]" in first.stdout, first
+    pipeline.assert_exact()
+
+    pipeline.send_users(2000)  # while count_professions.py is stopped
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    again = run_stage(pipeline, pipeline.count_args(), timeout=4)
+    assert "Restored 12 count(s) for partitions [0, 1, 2]" in again.stdout, again
+    assert sum(int(b[0]) for b in batches(again.lines)) == 2000, "only the new users are read again"
+    pipeline.assert_exact()  # the counts of all 5,000 users: they continued from the restored ones
+
+
+@pytest.mark.slow
+def test_each_stage_killed_three_times_at_random_moments_still_exact(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_bad()
+    pipeline.send_users(4000)
+    route, count = start_stage(pipeline, pipeline.route_args()), start_stage(pipeline, pipeline.count_args())
+    try:
+        for _round in range(3):
+            for which in ("route", "count"):
+                stage = route if which == "route" else count
+                stage.wait_for(r"^Batch: ", timeout=90, count=stage.count(r"^Batch: ") + 1)
+                time.sleep(random.uniform(0, 1.5))  # a random moment while batches flow
+                stage.process.kill()  # SIGKILL: no cleanup at all
+                stage.wait(10)
+                pipeline.send_users(2000)
+                args = pipeline.route_args() if which == "route" else pipeline.count_args()
+                if which == "route":
+                    route = start_stage(pipeline, args)
+                else:
+                    count = start_stage(pipeline, args)
+        counts = pipeline.wait_for_counts(len(pipeline.good), timeout=180)
+        assert sum(counts.values()) == len(pipeline.good), counts
+    finally:
+        stop(route, count)
+    pipeline.assert_exact()
+
+
+@pytest.mark.slow
+def test_a_stalled_copy_is_fenced_and_rejoins(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_users(6000)
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    stalled = start_stage(pipeline, pipeline.count_args(), KIT_TEST_PAUSE_BEFORE_COMMIT=2)
+    stalled.wait_for(r"^Group .*: assigned partitions \[0, 1, 2\]", timeout=60)
+    stalled.wait_for(PAUSED, timeout=60)
+    stalled.signal(signal.SIGSTOP)  # in the middle of a transaction, past its session timeout (10 s)
+    other = start_stage(pipeline, pipeline.count_args())
+    try:
+        other.wait_for(r"^Group .*: assigned partitions \[0, 1, 2\]", timeout=60)
+        stalled.signal(signal.SIGCONT)
+        fenced = stalled.wait_for(r"^Transaction failed", timeout=60)
+        print("the stalled copy said:", fenced)
+        assert re.match(r"^Transaction failed \(\w+: .*\): (aborted|fenced, a new producer takes over); reading "
+                        r"again from the committed offsets$", fenced), fenced
+        stalled.wait_for(r"^Group .*: assigned partitions", timeout=60, count=2)  # it rejoined the group
+        counts = pipeline.wait_for_counts(len(pipeline.good), timeout=120)
+        assert sum(counts.values()) == len(pipeline.good), counts
+    finally:
+        stalled.signal(signal.SIGCONT)
+        stop(stalled, other)
+    pipeline.assert_exact()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["exactly-once", "at-least-once"])
+def test_kill_9_between_the_sends_and_the_commit(bootstrap, mode):
+    """The same kill in both modes: exact with transactions, too high without (the batch is counted twice)."""
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_users(3000)
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    extra = ["--at-least-once"] if mode == "at-least-once" else []
+    doomed = start_stage(pipeline, pipeline.count_args(*extra), KIT_TEST_PAUSE_BEFORE_COMMIT=60)
+    doomed.wait_for(PAUSED, timeout=60)  # its first batch's counts are sent (and flushed), the offsets are not
+    doomed.kill()
+    again = run_stage(pipeline, pipeline.count_args(*extra))
+    # The killed copy's transaction stays open until the broker aborts it (transaction_timeout_ms, 15 s):
+    # until then read_committed readers see only what came before it.
+    counts, truth = pipeline.wait_for_counts(len(pipeline.good), timeout=60), pipeline.true_counts()
+    if mode == "exactly-once":
+        assert counts == truth, again
+        pipeline.assert_exact()
+    else:
+        assert all(counts[p] >= truth[p] for p in truth), (counts, truth)
+        assert sum(counts.values()) > sum(truth.values()), "the batch before the kill is counted twice"
+        assert [b[3] for b in batches(again.lines)] == ["offsets committed"] * len(batches(again.lines))
