@@ -91,10 +91,12 @@ def count(consumer, producer, news, settings, args):
             try:
                 line = write_batch(producer, consumer, batch, counts, args)
                 total += sum(map(len, batch.values()))
-            except KafkaError as error:
+            except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
                 producer, line = helpers.recover(producer, error, lambda: new_producer(settings, args))
+                print(line, flush=True)
                 helpers.rewind(consumer)
                 restore(consumer, set(consumer.assignment()), counts, settings, args)  # drop the uncommitted counts
+                continue
             print(line, flush=True)
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C."

@@ -85,7 +85,7 @@ def route(consumer, producer, news, settings, args):
                 continue
             try:
                 line = write_batch(producer, consumer, batch, args, totals)
-            except KafkaError as error:
+            except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
                 producer, line = helpers.recover(producer, error, lambda: new_producer(settings, args))
                 helpers.rewind(consumer)
             print(line, flush=True)

@@ -182,7 +182,8 @@ def counts_line(counts):
 def recover(producer, error, make_producer):
     """After a failed transaction: abort it, or replace a producer the broker fenced; the line that says so."""
     error = producer._transaction_manager.last_error or error
-    line = f"Transaction failed ({type(error).__name__}: {error})"
+    text = str(error) if str(error).startswith(type(error).__name__) else f"{type(error).__name__}: {error}"
+    line = f"Transaction failed ({text})"
     if not producer._transaction_manager.has_fatal_error():
         try:
             abort_transaction(producer)

@@ -183,9 +183,15 @@ def start_stage(pipeline, args, **env):
 
 
 def stop(*stages):
-    for stage in stages:
-        assert stage.interrupt(timeout=60) == 0, stage.text
-        assert "Traceback" not in stage.text, stage.text
+    """Ctrl-C each stage that still runs; [(exit code, output)]."""
+    return [(stage.interrupt(timeout=60) if stage.process.poll() is None else stage.wait(), stage.text)
+            for stage in stages]
+
+
+def assert_clean_exit(stopped):
+    for code, text in stopped:
+        assert code == 0 and "Traceback" not in text, text
+        assert re.search(r"^(Routed|Counted) [\d,]+ .* Stopped by Ctrl-C\.$", text, re.M), text
 
 
 def test_restore_the_counts_continue_after_a_restart(bootstrap):
@@ -209,7 +215,9 @@ def test_each_stage_killed_three_times_at_random_moments_still_exact(bootstrap):
     pipeline = Pipeline(bootstrap)
     pipeline.send_bad()
     pipeline.send_users(4000)
-    route, count = start_stage(pipeline, pipeline.route_args()), start_stage(pipeline, pipeline.count_args())
+    route = start_stage(pipeline, pipeline.route_args())
+    route.wait_for(r"^Batch: ", timeout=90)  # route_users.py has created count_professions.py's input
+    count = start_stage(pipeline, pipeline.count_args())
     try:
         for _round in range(3):
             for which in ("route", "count"):
@@ -227,7 +235,8 @@ def test_each_stage_killed_three_times_at_random_moments_still_exact(bootstrap):
         counts = pipeline.wait_for_counts(len(pipeline.good), timeout=180)
         assert sum(counts.values()) == len(pipeline.good), counts
     finally:
-        stop(route, count)
+        stopped = stop(route, count)
+    assert_clean_exit(stopped)
     pipeline.assert_exact()
 
 
@@ -245,7 +254,7 @@ def test_a_stalled_copy_is_fenced_and_rejoins(bootstrap):
         other.wait_for(r"^Group .*: assigned partitions \[0, 1, 2\]", timeout=60)
         stalled.signal(signal.SIGCONT)
         fenced = stalled.wait_for(r"^Transaction failed", timeout=60)
-        print("the stalled copy said:", fenced)
+        print("the stalled copy said:\n" + stalled.text)
         assert re.match(r"^Transaction failed \(\w+: .*\): (aborted|fenced, a new producer takes over); reading "
                         r"again from the committed offsets$", fenced), fenced
         stalled.wait_for(r"^Group .*: assigned partitions", timeout=60, count=2)  # it rejoined the group
@@ -253,7 +262,8 @@ def test_a_stalled_copy_is_fenced_and_rejoins(bootstrap):
         assert sum(counts.values()) == len(pipeline.good), counts
     finally:
         stalled.signal(signal.SIGCONT)
-        stop(stalled, other)
+        stopped = stop(stalled, other)
+    assert_clean_exit(stopped)
     pipeline.assert_exact()
 
 
