@@ -103,7 +103,7 @@ def count(consumer, producer, news, settings, args):
     finally:
         helpers.close_producer(producer)
     latest = {profession: n for partition_counts in counts.values() for profession, n in partition_counts.items()}
-    print(f"Counted {total:,} users. Latest counts: {helpers.counts_line(latest)}. {stop_reason}")
+    print(f"Counted {total:,} user(s). Latest counts: {helpers.counts_line(latest)}. {stop_reason}")
     return 0
 
 

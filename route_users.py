@@ -93,8 +93,8 @@ def route(consumer, producer, news, settings, args):
         stop_reason = "Stopped by Ctrl-C."  # the open transaction, if any, is aborted by close() or the broker
     finally:
         helpers.close_producer(producer)
-    print(f"Routed {totals['in']:,} records: {totals['out']:,} to '{args.output}', {totals['dlq']:,} to '{args.dlq}'. "
-          f"{stop_reason}")
+    print(f"Routed {totals['in']:,} record(s): {totals['out']:,} to '{args.output}', "
+          f"{totals['dlq']:,} to '{args.dlq}'. {stop_reason}")
     return 0
 
 

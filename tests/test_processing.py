@@ -152,7 +152,7 @@ def test_both_stages_route_and_count_exactly_once(bootstrap):
     done = batches(routed.lines)
     assert done and all(outcome == "committed" for *_, outcome in done), routed
     assert sum(int(b[0]) for b in done) == 20_050 and sum(int(b[2]) for b in done) == 50, routed
-    assert routed.lines[-1].startswith("Routed 20,050 records: 20,000 to"), routed
+    assert routed.lines[-1].startswith("Routed 20,050 record(s): 20,000 to"), routed
 
     counted = run_stage(pipeline, pipeline.count_args())
     assert f"Created topic '{pipeline.counts}' with 3 partition(s) (cleanup.policy=compact)." in counted.lines
