@@ -10,14 +10,14 @@ restarted copy continues from the committed counts, not from zero. Read the coun
 """
 
 import json
-import uuid
 
 import helpers
 
-from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata
-from kafka.errors import CommitFailedError, KafkaError
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 
 import kafka_settings
+import route_users  # stage 1: the same producer settings and the same way to commit a batch
 
 CONSUMER_CONFIG = {
     "auto_offset_reset": "earliest",  # a new group counts every user from the oldest one
@@ -29,16 +29,6 @@ CONSUMER_CONFIG = {
     "max_poll_interval_ms": 30000,
     "max_poll_records": 500,  # one batch, one transaction
 }
-PRODUCER_CONFIG = {
-    "acks": "all",  # transactions need every in-sync replica to confirm
-    "enable_idempotence": True,  # transactions build on the idempotent producer
-    "linger_ms": 20,
-    "max_block_ms": 10000,  # a broker that does not answer fails a step within 10 s
-    # The broker aborts a transaction left open this long (60 s by default): a copy killed mid-batch stalls
-    # the restore and read_committed readers of the counts for 15 s at most.
-    "transaction_timeout_ms": 15000,
-}
-TRANSACTIONS_READY_SECONDS = 30
 
 
 def main(argv=None):
@@ -52,29 +42,18 @@ def main(argv=None):
         # Partition p of the counts holds the counts of the professions in partition p of the input.
         helpers.ensure_topic(settings, args.output, partitions, compacted=True, exact=True)
         consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group)
-        producer = new_producer(settings, args)
+        producer = route_users.new_producer(settings, args)
     except KafkaError as error:
         return helpers.fail(error, args)
     news = helpers.RestoreNews(consumer, args.group, args.topic)
     try:
         consumer.subscribe([args.topic], listener=news)
-        mode = "at least once, no transactions" if args.at_least_once else "exactly once, one transaction per batch"
-        print(f"Counting '{args.topic}' into '{args.output}' in group '{args.group}', {mode} (Ctrl-C to stop)...",
-              flush=True)
+        print(helpers.starting_line(f"Counting '{args.topic}' into '{args.output}'", args), flush=True)
         return count(consumer, producer, news, settings, args)
     except KafkaError as error:
         return helpers.fail(error, args)
     finally:
         consumer.close(autocommit=False)
-
-
-def new_producer(settings, args):
-    if args.at_least_once:
-        return KafkaProducer(**settings, **PRODUCER_CONFIG)
-    # Unique per running copy: the broker fences a stale copy through consumer.group_metadata() (KIP-447).
-    producer = KafkaProducer(**settings, **PRODUCER_CONFIG, transactional_id=f"{args.group}-{uuid.uuid4().hex[:12]}")
-    helpers.init_transactions(producer, TRANSACTIONS_READY_SECONDS)
-    return producer
 
 
 def count(consumer, producer, news, settings, args):
@@ -92,7 +71,7 @@ def count(consumer, producer, news, settings, args):
                 line = write_batch(producer, consumer, batch, counts, args)
                 total += sum(map(len, batch.values()))
             except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
-                producer, line = helpers.recover(producer, error, lambda: new_producer(settings, args))
+                producer, line = helpers.recover(producer, error, lambda: route_users.new_producer(settings, args))
                 print(line, flush=True)
                 helpers.rewind(consumer)
                 restore(consumer, set(consumer.assignment()), counts, settings, args)  # drop the uncommitted counts
@@ -132,21 +111,7 @@ def write_batch(producer, consumer, batch, counts, args):
         value = json.dumps({"profession": profession, "count": counts[partition][profession]}).encode()
         # The same partition number as the input: that partition's restore finds this count there.
         producer.send(args.output, key=profession.encode(), value=value, partition=partition)
-    offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in helpers.next_offsets(batch).items()}
-    if args.at_least_once:
-        producer.flush()  # every count is on the broker before the offsets say the batch is done
-        helpers.test_pause()
-        try:
-            consumer.commit(offsets)  # a crash before this line counts the whole batch again
-            outcome = "offsets committed"
-        except CommitFailedError:
-            outcome = "offsets NOT committed (the group rebalanced): the batch will be counted again"
-    else:
-        helpers.test_pause()
-        # In the transaction too: the offsets count only if it commits, and only from a current group member.
-        producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
-        helpers.commit_transaction(producer)
-        outcome = "committed"
+    outcome = route_users.commit_batch(producer, consumer, batch, args.at_least_once)  # offsets, as in stage 1
     return helpers.batch_line(sum(map(len, batch.values())), len(changed), None, [tp.partition for tp in batch],
                               outcome)
 
@@ -155,14 +120,8 @@ def parse_args(argv):
     parser = helpers.ArgumentParser(description="Count users per profession into a compacted topic, exactly once.")
     kafka_settings.add_connection_arguments(parser)
     parser.set_defaults(topic="UsersByProfession")
-    parser.add_argument("--output", type=helpers.topic_name, default="ProfessionCounts",
-                        help="compacted topic of the counts, keyed by profession (default %(default)s)")
-    parser.add_argument("--group", default="count-professions", help="consumer group id (default %(default)s)")
-    parser.add_argument("--at-least-once", action="store_true",
-                        help="no transactions: send, flush, then commit the offsets (a crash can count twice)")
-    parser.add_argument("--max-messages", type=helpers.positive_int, metavar="N", help="stop after N records")
-    parser.add_argument("--timeout", type=helpers.positive_seconds, metavar="SECONDS",
-                        help="stop when no record has arrived for this long (waiting for partitions does not count)")
+    helpers.add_stage_arguments(parser, "ProfessionCounts", "compacted topic of the counts, keyed by profession",
+                                group="count-professions")
     return parser.parse_args(argv)
 
 

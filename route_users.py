@@ -55,9 +55,8 @@ def main(argv=None):
     news = helpers.AssignmentNews(consumer, args.group, args.topic)
     try:
         consumer.subscribe([args.topic], listener=news)
-        mode = "at least once, no transactions" if args.at_least_once else "exactly once, one transaction per batch"
-        print(f"Routing '{args.topic}' to '{args.output}' (bad records to '{args.dlq}') in group '{args.group}', "
-              f"{mode} (Ctrl-C to stop)...", flush=True)
+        print(helpers.starting_line(f"Routing '{args.topic}' to '{args.output}' (bad records to '{args.dlq}')", args),
+              flush=True)
         return route(consumer, producer, news, settings, args)
     except KafkaError as error:
         return helpers.fail(error, args)
@@ -66,6 +65,7 @@ def main(argv=None):
 
 
 def new_producer(settings, args):
+    """The stage's producer (count_professions.py uses it too): transactional unless --at-least-once."""
     if args.at_least_once:
         return KafkaProducer(**settings, **PRODUCER_CONFIG)
     # Unique per running copy: two copies share the group, and the broker fences a stale one through
@@ -112,40 +112,38 @@ def write_batch(producer, consumer, batch, args, totals):
             else:  # the new key: all users of one profession land in one partition, for one counter
                 producer.send(args.output, key=user["profession"].encode(), value=record.value)
                 out += 1
-    offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in helpers.next_offsets(batch).items()}
-    if args.at_least_once:
-        producer.flush()  # every output is on the broker before the offsets say the batch is done
-        helpers.test_pause()
-        try:
-            consumer.commit(offsets)  # a crash before this line routes the whole batch again
-            outcome = "offsets committed"
-        except CommitFailedError:  # the group rebalanced meanwhile: the new owner routes this batch again
-            outcome = "offsets NOT committed (the group rebalanced): the batch will be routed again"
-    else:
-        helpers.test_pause()
-        # The offsets are written by the transaction too: they count only if it commits. The group metadata
-        # lets the broker refuse them from a copy that lost its partitions in a rebalance (it is fenced).
-        producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
-        helpers.commit_transaction(producer)  # outputs and offsets become visible together
-        outcome = "committed"
+    outcome = commit_batch(producer, consumer, batch, args.at_least_once)
     count = out + to_dlq
     totals.update({"in": totals["in"] + count, "out": totals["out"] + out, "dlq": totals["dlq"] + to_dlq})
     return helpers.batch_line(count, out, to_dlq, [tp.partition for tp in batch], outcome)
 
 
+def commit_batch(producer, consumer, batch, at_least_once):
+    """Mark the batch as done (count_professions.py does the same): in the transaction, or after the sends."""
+    offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in helpers.next_offsets(batch).items()}
+    if at_least_once:
+        producer.flush()  # every output is on the broker before the offsets say the batch is done
+        helpers.test_pause()
+        try:
+            consumer.commit(offsets)  # a crash before this line processes the whole batch again
+            return "offsets committed"
+        except CommitFailedError:  # the group rebalanced meanwhile: the new owner processes this batch again
+            return "offsets NOT committed (the group rebalanced): the batch will be processed again"
+    helpers.test_pause()
+    # The offsets are written by the transaction too: they count only if it commits. The group metadata
+    # lets the broker refuse them from a copy that lost its partitions in a rebalance (it is fenced).
+    producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+    helpers.commit_transaction(producer)  # outputs and offsets become visible together
+    return "committed"
+
+
 def parse_args(argv):
     parser = helpers.ArgumentParser(description="Route users to a topic keyed by profession, bad records to a DLQ.")
     kafka_settings.add_connection_arguments(parser)
-    parser.add_argument("--output", type=helpers.topic_name, default="UsersByProfession",
-                        help="where valid users go, keyed by profession (default %(default)s)")
+    helpers.add_stage_arguments(parser, "UsersByProfession", "where valid users go, keyed by profession",
+                                group="route-users")
     parser.add_argument("--dlq", type=helpers.topic_name, default="Users.DLQ",
                         help="dead-letter topic for records that are not users (default %(default)s)")
-    parser.add_argument("--group", default="route-users", help="consumer group id (default %(default)s)")
-    parser.add_argument("--at-least-once", action="store_true",
-                        help="no transactions: send, flush, then commit the offsets (a crash can duplicate)")
-    parser.add_argument("--max-messages", type=helpers.positive_int, metavar="N", help="stop after N records")
-    parser.add_argument("--timeout", type=helpers.positive_seconds, metavar="SECONDS",
-                        help="stop when no record has arrived for this long (waiting for partitions does not count)")
     return parser.parse_args(argv)
 
 

@@ -36,6 +36,7 @@ from helpers.passwords import configure_logging
 from helpers.processing import (
     RestoreNews,
     Stopper,
+    add_stage_arguments,
     bad_user_reason,
     batch_line,
     counts_line,
@@ -46,6 +47,7 @@ from helpers.processing import (
     recover,
     restore_counts,
     rewind,
+    starting_line,
     test_pause,
 )
 from helpers.transactions import (
@@ -64,5 +66,5 @@ __all__ = [
     "summary_line", "topic_missing", "topic_name", "abort_transaction", "commit_transaction", "end_after_ctrl_c",
     "end_after_error", "init_transactions", "transactions_not_ready", "Stopper", "bad_user_reason", "batch_line",
     "counts_line", "dlq_headers", "ensure_topic", "next_offsets", "partition_count", "recover", "restore_counts",
-    "rewind", "test_pause", "RestoreNews",
+    "rewind", "test_pause", "RestoreNews", "add_stage_arguments", "starting_line",
 ]

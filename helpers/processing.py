@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-from helpers.cli import UsageError
+from helpers.cli import UsageError, positive_int, positive_seconds, topic_name
 from helpers.transactions import abort_transaction
 from helpers.workarounds import AssignmentNews, close_producer
 
@@ -116,6 +116,23 @@ def test_pause(env=os.environ):
     if seconds:
         print(f"(test) pausing {float(seconds):g} s after the sends, before the commit", flush=True)
         time.sleep(float(seconds))
+
+
+def add_stage_arguments(parser, output, output_help, group):
+    """--output, --group, --at-least-once, --max-messages and --timeout, the same in both stages."""
+    parser.add_argument("--output", type=topic_name, default=output, help=f"{output_help} (default %(default)s)")
+    parser.add_argument("--group", default=group, help="consumer group id (default %(default)s)")
+    parser.add_argument("--at-least-once", action="store_true",
+                        help="no transactions: send, flush, then commit the offsets (a crash can process twice)")
+    parser.add_argument("--max-messages", type=positive_int, metavar="N", help="stop after N records")
+    parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
+                        help="stop when no record has arrived for this long (waiting for partitions does not count)")
+
+
+def starting_line(what, args):
+    """The stage's first line: what it reads and writes, its group, and how it commits."""
+    mode = "at least once, no transactions" if args.at_least_once else "exactly once, one transaction per batch"
+    return f"{what} in group '{args.group}', {mode} (Ctrl-C to stop)..."
 
 
 class Stopper:
