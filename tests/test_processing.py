@@ -30,6 +30,7 @@ PROFESSIONS = ["Teacher", "Nurse", "Architect", "Chef", "Pilot", "Plumber", "Des
                "Baker", "Lawyer", "Farmer", "Welder"]
 BATCH = re.compile(r"^Batch: +(\d+) in +(\d+) out +(?:(\d+) to DLQ +)?partitions \[[\d, ]*\] +(.*)$")
 PAUSED = r"^\(test\) pausing"
+STARTUP_SECONDS = 5  # Python and kafka-python importing, on a loaded machine
 
 
 class Pipeline:
@@ -222,16 +223,18 @@ def test_each_stage_killed_three_times_at_random_moments_still_exact(bootstrap):
         for _round in range(3):
             for which in ("route", "count"):
                 stage = route if which == "route" else count
+                pipeline.send_users(2000)  # work for the stage while it is killed
                 stage.wait_for(r"^Batch: ", timeout=90, count=stage.count(r"^Batch: ") + 1)
                 time.sleep(random.uniform(0, 1.5))  # a random moment while batches flow
                 stage.process.kill()  # SIGKILL: no cleanup at all
                 stage.wait(10)
                 pipeline.send_users(2000)
                 args = pipeline.route_args() if which == "route" else pipeline.count_args()
-                if which == "route":
-                    route = start_stage(pipeline, args)
-                else:
-                    count = start_stage(pipeline, args)
+                restarted = start_stage(pipeline, args)
+                # The settings promise a restart after kill -9 resumes within 30 s (session, rebalance and
+                # transaction timeouts); the first committed batch proves it.
+                restarted.wait_for(r"^Batch: .* committed$", timeout=30 + STARTUP_SECONDS)
+                route, count = (restarted, count) if which == "route" else (route, restarted)
         counts = pipeline.wait_for_counts(len(pipeline.good), timeout=180)
         assert sum(counts.values()) == len(pipeline.good), counts
     finally:
