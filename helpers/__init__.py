@@ -9,6 +9,7 @@ the tutorial. What is where:
     output.py       progress and summary lines, and how every script ends (Ctrl-C, `| head`)
     workarounds.py  kafka-python behaviours the kit works around, each with its reason
     transactions.py ending a transaction within a time limit, and saying how it ended
+    processing.py   the stream-processing stages' topic checks, dead letters, batch lines and restore
     interrupts.py   a Ctrl-C while Python is still importing kafka-python: one line, not a traceback
     log_view_web.py log_view.py's page server (Server-Sent Events) and what the page is told
     log_view_page/  log_view.py's page: plain HTML, CSS and JavaScript, no build step
@@ -37,6 +38,23 @@ from helpers.cli import (
 from helpers.errors import describe_failure, fail, topic_missing, transactions_not_ready
 from helpers.output import Progress, Tally, key_text, print_line, raw_preview, run, summary_line
 from helpers.passwords import configure_logging
+from helpers.processing import (
+    RestoreNews,
+    Stopper,
+    add_stage_arguments,
+    bad_user_reason,
+    batch_line,
+    counts_line,
+    dlq_headers,
+    ensure_topic,
+    next_offsets,
+    partition_count,
+    recover,
+    restore_counts,
+    rewind,
+    starting_line,
+    test_pause,
+)
 from helpers.transactions import (
     abort_transaction,
     commit_transaction,
@@ -53,4 +71,7 @@ __all__ = [
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
     "transactions_not_ready",
+    "Stopper", "bad_user_reason", "batch_line", "counts_line", "dlq_headers", "ensure_topic", "next_offsets",
+    "partition_count", "recover", "restore_counts", "rewind", "test_pause", "RestoreNews", "add_stage_arguments",
+    "starting_line",
 ]

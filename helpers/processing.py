@@ -1,0 +1,233 @@
+"""Machinery of the two stream-processing stages (route_users.py, count_professions.py) that is not a lesson.
+
+Checking and creating their topics, the dead-letter headers, the one line per batch, when to stop, putting
+a consumer back at its committed offsets after a failed transaction, and reading a compacted topic back
+into counts (the restore).
+"""
+
+import json
+import os
+import time
+
+from helpers.cli import UsageError, positive_int, positive_seconds, topic_name
+from helpers.transactions import abort_transaction
+from helpers.workarounds import AssignmentNews, close_producer
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+# Test-only: KIT_TEST_PAUSE_BEFORE_COMMIT=SECONDS makes a stage pause once, in its first batch, after its
+# records are sent and before its offsets are committed, so a test can kill or stop it at exactly that point.
+TEST_PAUSE_VARIABLE = "KIT_TEST_PAUSE_BEFORE_COMMIT"
+RESTORE_POLL_MS = 500
+LEADER_WAIT_SECONDS = 15
+
+
+def ensure_topic(settings, name, partitions, compacted=False, exact=False):
+    """Create the topic if it is missing; with exact=True refuse one with another partition count (one line)."""
+    admin = KafkaAdminClient(**settings)
+    try:
+        configs = {"cleanup.policy": "compact"} if compacted else {}
+        try:
+            admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 1, "configs": configs}})
+            print(f"Created topic '{name}' with {partitions} partition(s)"
+                  f"{' (cleanup.policy=compact)' if compacted else ''}.", flush=True)
+        except TopicAlreadyExistsError:
+            pass
+        found = wait_for_partitions(admin, name)
+        if exact and found != partitions:
+            raise UsageError(f"topic '{name}' has {found} partition(s) but its input has {partitions}: they must be "
+                             f"co-partitioned (partition p of one holds the keys of partition p of the other); "
+                             f"delete it or choose another name")
+        policy = cleanup_policy(admin, name) if compacted else None
+        if compacted and policy != "compact":
+            raise UsageError(f"topic '{name}' is not compacted (cleanup.policy={policy}): old counts would be "
+                             f"deleted with old segments, not kept per key; delete it and let this stage create "
+                             f"it, or choose another name")
+    finally:
+        admin.close()
+
+
+def partition_count(settings, topic):
+    """How many partitions the topic has, or None if it does not exist."""
+    admin = KafkaAdminClient(**settings)
+    try:
+        return wait_for_partitions(admin, topic, seconds=0)
+    finally:
+        admin.close()
+
+
+def wait_for_partitions(admin, topic, seconds=LEADER_WAIT_SECONDS):
+    """The topic's partition count once every partition has a leader (None if the topic does not exist)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for info in admin.describe_topics([topic]):
+            if info["name"] == topic and info["error_code"] == 0 and (
+                    all(p["leader_id"] >= 0 for p in info["partitions"]) or time.monotonic() >= deadline):
+                return len(info["partitions"])
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.2)
+
+
+def cleanup_policy(admin, topic):
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, ["cleanup.policy"])],
+                                       config_filter="all")
+    entries = described.get("topic", {}).get(topic, {})
+    entry = entries.get("cleanup.policy", {})
+    return entry.get("value", entry) if isinstance(entry, dict) else entry
+
+
+def dlq_headers(reason, record):
+    """Why a record went to the dead-letter topic, and where it came from, as record headers."""
+    return [("reason", reason.encode()), ("source.topic", record.topic.encode()),
+            ("source.partition", str(record.partition).encode()), ("source.offset", str(record.offset).encode())]
+
+
+def bad_user_reason(value):
+    """(user, None) for a JSON object with a string "profession", else (None, why it cannot be routed)."""
+    try:
+        user = json.loads(value)
+    except (TypeError, UnicodeDecodeError, ValueError):
+        return None, "not JSON" if value is not None else "no value (tombstone)"
+    if not isinstance(user, dict):
+        return None, f"not a JSON object (a JSON {type(user).__name__})"
+    if not isinstance(user.get("profession"), str) or not user["profession"]:
+        return None, "no profession"
+    return user, None
+
+
+def batch_line(records_in, records_out, to_dlq, partitions, outcome):
+    """One line per batch, aligned so that a run reads as a table."""
+    dlq = f"{to_dlq:>4} to DLQ  " if to_dlq is not None else ""
+    return (f"Batch: {records_in:>5} in  {records_out:>5} out  {dlq}partitions {sorted(partitions)!s:<10} "
+            f"{outcome}")
+
+
+def next_offsets(batch):
+    """{partition: the offset after the last record of the batch}: what the group commits."""
+    return {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+
+
+def test_pause(env=os.environ):
+    """Test-only (see TEST_PAUSE_VARIABLE): pause once, saying so, so a test can act at this exact point."""
+    seconds = env.pop(TEST_PAUSE_VARIABLE, None)
+    if seconds:
+        print(f"(test) pausing {float(seconds):g} s after the sends, before the commit", flush=True)
+        time.sleep(float(seconds))
+
+
+def add_stage_arguments(parser, output, output_help, group):
+    """--output, --group, --at-least-once, --max-messages and --timeout, the same in both stages."""
+    parser.add_argument("--output", type=topic_name, default=output, help=f"{output_help} (default %(default)s)")
+    parser.add_argument("--group", default=group, help="consumer group id (default %(default)s)")
+    parser.add_argument("--at-least-once", action="store_true",
+                        help="no transactions: send, flush, then commit the offsets (a crash can process twice)")
+    parser.add_argument("--max-messages", type=positive_int, metavar="N", help="stop after N records")
+    parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
+                        help="stop when no record has arrived for this long (waiting for partitions does not count)")
+
+
+def starting_line(what, args):
+    """The stage's first line: what it reads and writes, its group, and how it commits."""
+    mode = "at least once, no transactions" if args.at_least_once else "exactly once, one transaction per batch"
+    return f"{what} in group '{args.group}', {mode} (Ctrl-C to stop)..."
+
+
+class Stopper:
+    """--max-messages and --timeout, as in consumer.py: counts records and the time since the last one."""
+
+    def __init__(self, args):
+        self.args, self.records, self.last_news = args, 0, time.monotonic()
+        self.started = time.monotonic()
+
+    def poll_limit(self):
+        return self.args.max_messages - self.records if self.args.max_messages else None
+
+    def saw(self, count, news=False):
+        self.records += count
+        if count or news:
+            self.last_news = time.monotonic()
+
+    def reason(self):
+        if self.args.max_messages and self.records >= self.args.max_messages:
+            return f"Reached --max-messages {self.args.max_messages}."
+        if self.args.timeout and time.monotonic() - self.last_news >= self.args.timeout:
+            return f"No new records for {self.args.timeout:g} s (--timeout)."
+        return None
+
+
+def rewind(consumer):
+    """After a transaction that did not commit: read again from the group's committed offsets."""
+    for tp in consumer.assignment():
+        committed = consumer.committed(tp)
+        if committed is None:
+            consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
+
+
+def restore_counts(settings, topic, partitions):
+    """The latest count per profession in these partitions of the compacted counts topic, read committed.
+
+    Reads each partition from its oldest record to its last stable offset: everything committed so far.
+    """
+    reader = KafkaConsumer(**settings, group_id=None, enable_auto_commit=False, isolation_level="read_committed")
+    try:
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        reader.assign(assigned)
+        reader.seek_to_beginning(*assigned)
+        ends = reader.end_offsets(assigned)  # with read_committed: the last stable offset
+        counts = {}
+        while any(reader.position(tp) < ends[tp] for tp in assigned):
+            for records in reader.poll(timeout_ms=RESTORE_POLL_MS).values():
+                for record in records:
+                    if record.value is None:
+                        counts.pop(record.key.decode(), None)
+                    else:
+                        counts[record.key.decode()] = json.loads(record.value)["count"]
+        return counts
+    finally:
+        reader.close()
+
+
+def counts_line(counts):
+    return ", ".join(f"{profession} {count}" for profession, count in sorted(counts.items())) or "none"
+
+
+def recover(producer, error, make_producer):
+    """After a failed transaction: abort it, or replace a producer the broker fenced; the line that says so."""
+    error = producer._transaction_manager.last_error or error
+    text = str(error) if str(error).startswith(type(error).__name__) else f"{type(error).__name__}: {error}"
+    line = f"Transaction failed ({text})"
+    if not producer._transaction_manager.has_fatal_error():
+        try:
+            abort_transaction(producer)
+            return producer, f"{line}: aborted; reading again from the committed offsets"
+        except KafkaError:
+            pass
+    close_producer(producer)
+    return make_producer(), f"{line}: fenced, a new producer takes over; reading again from the committed offsets"
+
+
+class RestoreNews(AssignmentNews):
+    """AssignmentNews that also pauses each newly assigned partition until the main loop has restored it.
+
+    The listener runs on kafka-python's network thread, inside poll(), before that poll fetches: pausing
+    here keeps the records of a partition out of every batch until its counts are back.
+    """
+
+    def __init__(self, consumer, group, topic):
+        super().__init__(consumer, group, topic)
+        self.to_restore, self.revoked = set(), set()
+
+    def on_partitions_revoked(self, revoked):
+        super().on_partitions_revoked(revoked)
+        self.revoked.update(tp.partition for tp in revoked)
+
+    def on_partitions_assigned(self, assigned):
+        super().on_partitions_assigned(assigned)
+        if assigned:
+            self.consumer.pause(*assigned)
+            self.to_restore.update(assigned)

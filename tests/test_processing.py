@@ -1,0 +1,294 @@
+"""route_users.py and count_professions.py, the two stream-processing stages, on a real broker.
+
+Every test ends by reading the outputs with read_committed and comparing them with the truth computed from
+the input: the latest count of each profession, each good user once in UsersByProfession, each bad record
+once in the dead-letter topic. The input is written by librdkafka (confluent-kafka) and by Kafka's Java
+console producer, not by the kit.
+"""
+
+import collections
+import json
+import random
+import re
+import signal
+import time
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from support import (
+    create_topic,
+    java_tool,
+    librdkafka_produce,
+    run_script,
+    script_env,
+    start_script,
+    unique_name,
+)
+
+CONSOLE_PRODUCER = "kafka.tools.ConsoleProducer"
+PROFESSIONS = ["Teacher", "Nurse", "Architect", "Chef", "Pilot", "Plumber", "Designer", "Data Engineer",
+               "Baker", "Lawyer", "Farmer", "Welder"]
+BATCH = re.compile(r"^Batch: +(\d+) in +(\d+) out +(?:(\d+) to DLQ +)?partitions \[[\d, ]*\] +(.*)$")
+PAUSED = r"^\(test\) pausing"
+STARTUP_SECONDS = 5  # Python and kafka-python importing, on a loaded machine
+
+
+class Pipeline:
+    """The topics of one test: Users -> route_users.py -> UsersByProfession, Users.DLQ -> count_professions.py
+    -> ProfessionCounts, each with a unique name, and the truth about what was written to Users."""
+
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+        prefix = unique_name("proc")
+        self.users, self.by_profession = f"{prefix}-Users", f"{prefix}-UsersByProfession"
+        self.dlq, self.counts = f"{prefix}-Users.DLQ", f"{prefix}-ProfessionCounts"
+        self.route_group, self.count_group = f"{prefix}-route", f"{prefix}-count"
+        create_topic(bootstrap, self.users, partitions=3)
+        self.good, self.bad, self.next_id = [], [], 0
+
+    def route_args(self, *extra):
+        return ["route_users.py", "--topic", self.users, "--output", self.by_profession, "--dlq", self.dlq,
+                "--group", self.route_group, *extra]
+
+    def count_args(self, *extra):
+        return ["count_professions.py", "--topic", self.by_profession, "--output", self.counts,
+                "--group", self.count_group, *extra]
+
+    def send_users(self, count):
+        """`count` good users, by librdkafka, each profession chosen at random."""
+        records = []
+        for _ in range(count):
+            self.next_id += 1
+            user = {"id": self.next_id, "name": f"user-{self.next_id}", "profession": random.choice(PROFESSIONS)}
+            value = json.dumps(user).encode()
+            records.append((f"user-{self.next_id}".encode(), value))
+        librdkafka_produce(self.bootstrap, self.users, records, **{"linger.ms": 50})
+        self.good += [value for _, value in records]
+
+    def send_bad(self):
+        """50 records route_users.py cannot use: 40 by librdkafka (some with keys), 10 by the console producer."""
+        bad = [(b"k-text", b"hello, plain text"), (None, b"\xff\xfe not text"), (b"k-list", b"[1, 2, 3]"),
+               (b"k-none", b'{"name": "No profession"}'), (b"k-num", b'{"name": "N", "profession": 7}'),
+               (b"k-null", b"null"), (b"k-empty", b"")]
+        bad += [(f"bad-{n}".encode(), f"not json {n}".encode()) for n in range(len(bad), 40)]
+        librdkafka_produce(self.bootstrap, self.users, bad)
+        lines = [f"console not json {n}" for n in range(5)] + [f'{{"console": {n}}}' for n in range(4)] + ["42"]
+        result = java_tool(CONSOLE_PRODUCER, "--bootstrap-server", self.bootstrap, "--topic", self.users,
+                           input="\n".join(lines) + "\n")
+        assert result.returncode == 0, result.stderr
+        self.bad += bad + [(None, line.encode()) for line in lines]
+
+    def true_counts(self):
+        return dict(collections.Counter(json.loads(v)["profession"] for v in self.good))
+
+    def committed_counts(self):
+        return {key.decode(): json.loads(value)["count"] for key, value, _ in latest(read_committed(self.bootstrap,
+                                                                                                     self.counts))}
+
+    def wait_for_counts(self, expected_total, timeout=120):
+        """The committed counts once they add up to expected_total (or whatever they are at the deadline)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.committed_counts()
+            if sum(counts.values()) >= expected_total or time.monotonic() > deadline:
+                return counts
+            time.sleep(1)
+
+    def assert_exact(self):
+        counts = self.committed_counts()
+        assert counts == self.true_counts(), "every profession's latest count equals the true count"
+        routed = [value for _, value, _ in read_committed(self.bootstrap, self.by_profession)]
+        assert collections.Counter(routed) == collections.Counter(self.good), "each good user exactly once"
+        dead = read_committed(self.bootstrap, self.dlq)
+        assert collections.Counter((k, v) for k, v, _ in dead) == collections.Counter(self.bad), \
+            "each bad record exactly once in the DLQ, with its original key and value"
+        for _, _, headers in dead:
+            assert {"reason", "source.partition", "source.offset"} <= set(headers), headers
+
+
+def read_committed(bootstrap, topic):
+    """[(key, value, {header: value})] of every committed record, in order per partition."""
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False)
+    try:
+        deadline = time.monotonic() + 60
+        while not reader.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.2)  # a new reader knows no topic until its first metadata answer
+        parts = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic)]
+        reader.assign(parts)
+        reader.seek_to_beginning(*parts)
+        ends = reader.end_offsets(parts)
+        found = []
+        while any(reader.position(tp) < ends[tp] for tp in parts) and time.monotonic() < deadline:
+            for records in reader.poll(timeout_ms=500).values():
+                found += [(r.key, r.value, {k: v.decode() for k, v in r.headers}) for r in records]
+        return found
+    finally:
+        reader.close()
+
+
+def latest(records):
+    """The last record of each key, as a compacted topic keeps it."""
+    return list({key: (key, value, headers) for key, value, headers in records}.values())
+
+
+def run_stage(pipeline, args, timeout=6):
+    result = run_script(*args, "--timeout", timeout, bootstrap=pipeline.bootstrap, timeout=240)
+    assert result.returncode == 0, result
+    assert "Traceback" not in result.stderr, result
+    return result
+
+
+def batches(lines):
+    return [BATCH.match(line).groups() for line in lines if BATCH.match(line)]
+
+
+def test_both_stages_route_and_count_exactly_once(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_users(10_000)
+    pipeline.send_bad()
+    pipeline.send_users(10_000)
+
+    routed = run_stage(pipeline, pipeline.route_args())
+    assert f"Created topic '{pipeline.by_profession}' with 3 partition(s)." in routed.lines, routed
+    done = batches(routed.lines)
+    assert done and all(outcome == "committed" for *_, outcome in done), routed
+    assert sum(int(b[0]) for b in done) == 20_050 and sum(int(b[2]) for b in done) == 50, routed
+    assert routed.lines[-1].startswith("Routed 20,050 record(s): 20,000 to"), routed
+
+    counted = run_stage(pipeline, pipeline.count_args())
+    assert f"Created topic '{pipeline.counts}' with 3 partition(s) (cleanup.policy=compact)." in counted.lines
+    assert all(outcome == "committed" for *_, outcome in batches(counted.lines)), counted
+    pipeline.assert_exact()
+    reasons = collections.Counter(h["reason"] for _, _, h in read_committed(bootstrap, pipeline.dlq))
+    assert reasons["no profession"] == 2 + 4 and reasons["not JSON"] >= 38, reasons
+
+
+def test_count_professions_refuses_topics_that_are_not_co_partitioned_or_not_compacted(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    create_topic(bootstrap, pipeline.by_profession, partitions=3)
+    create_topic(bootstrap, pipeline.counts, partitions=2, configs={"cleanup.policy": "compact"})
+    wrong_count = run_script(*pipeline.count_args(), bootstrap=bootstrap)
+    assert wrong_count.returncode == 2 and wrong_count.err_lines == [
+        f"error: topic '{pipeline.counts}' has 2 partition(s) but its input has 3: they must be co-partitioned "
+        f"(partition p of one holds the keys of partition p of the other); delete it or choose another name"], \
+        wrong_count
+    not_compacted = unique_name("counts")
+    create_topic(bootstrap, not_compacted, partitions=3)
+    refused = run_script(*pipeline.count_args("--output", not_compacted), bootstrap=bootstrap)
+    assert refused.returncode == 2 and len(refused.err_lines) == 1, refused
+    assert f"topic '{not_compacted}' is not compacted (cleanup.policy=delete)" in refused.err_lines[0], refused
+
+
+def start_stage(pipeline, args, **env):
+    return start_script(*args, env=script_env(pipeline.bootstrap, **env))
+
+
+def stop(*stages):
+    """Ctrl-C each stage that still runs; [(exit code, output)]."""
+    return [(stage.interrupt(timeout=60) if stage.process.poll() is None else stage.wait(), stage.text)
+            for stage in stages]
+
+
+def assert_clean_exit(stopped):
+    for code, text in stopped:
+        assert code == 0 and "Traceback" not in text, text
+        assert re.search(r"^(Routed|Counted) [\d,]+ .* Stopped by Ctrl-C\.$", text, re.M), text
+
+
+def test_restore_the_counts_continue_after_a_restart(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_users(3000)
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    first = run_stage(pipeline, pipeline.count_args(), timeout=4)
+    assert "Restored 0 count(s) for partitions [0, 1, 2]" in first.stdout, first
+    pipeline.assert_exact()
+
+    pipeline.send_users(2000)  # while count_professions.py is stopped
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    again = run_stage(pipeline, pipeline.count_args(), timeout=4)
+    assert "Restored 12 count(s) for partitions [0, 1, 2]" in again.stdout, again
+    assert sum(int(b[0]) for b in batches(again.lines)) == 2000, "only the new users are read again"
+    pipeline.assert_exact()  # the counts of all 5,000 users: they continued from the restored ones
+
+
+@pytest.mark.slow
+def test_each_stage_killed_three_times_at_random_moments_still_exact(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_bad()
+    pipeline.send_users(4000)
+    route = start_stage(pipeline, pipeline.route_args())
+    route.wait_for(r"^Batch: ", timeout=90)  # route_users.py has created count_professions.py's input
+    count = start_stage(pipeline, pipeline.count_args())
+    try:
+        for _round in range(3):
+            for which in ("route", "count"):
+                stage = route if which == "route" else count
+                pipeline.send_users(2000)  # work for the stage while it is killed
+                stage.wait_for(r"^Batch: ", timeout=90, count=stage.count(r"^Batch: ") + 1)
+                time.sleep(random.uniform(0, 1.5))  # a random moment while batches flow
+                stage.process.kill()  # SIGKILL: no cleanup at all
+                stage.wait(10)
+                pipeline.send_users(2000)
+                args = pipeline.route_args() if which == "route" else pipeline.count_args()
+                restarted = start_stage(pipeline, args)
+                # The settings promise a restart after kill -9 resumes within 30 s (session, rebalance and
+                # transaction timeouts); the first committed batch proves it.
+                restarted.wait_for(r"^Batch: .* committed$", timeout=30 + STARTUP_SECONDS)
+                route, count = (restarted, count) if which == "route" else (route, restarted)
+        counts = pipeline.wait_for_counts(len(pipeline.good), timeout=180)
+        assert sum(counts.values()) == len(pipeline.good), counts
+    finally:
+        stopped = stop(route, count)
+    assert_clean_exit(stopped)
+    pipeline.assert_exact()
+
+
+@pytest.mark.slow
+def test_a_stalled_copy_is_fenced_and_rejoins(bootstrap):
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_users(6000)
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    stalled = start_stage(pipeline, pipeline.count_args(), KIT_TEST_PAUSE_BEFORE_COMMIT=2)
+    stalled.wait_for(r"^Group .*: assigned partitions \[0, 1, 2\]", timeout=60)
+    stalled.wait_for(PAUSED, timeout=60)
+    stalled.signal(signal.SIGSTOP)  # in the middle of a transaction, past its session timeout (10 s)
+    other = start_stage(pipeline, pipeline.count_args())
+    try:
+        other.wait_for(r"^Group .*: assigned partitions \[0, 1, 2\]", timeout=60)
+        stalled.signal(signal.SIGCONT)
+        fenced = stalled.wait_for(r"^Transaction failed", timeout=60)
+        print("the stalled copy said:\n" + stalled.text)
+        assert re.match(r"^Transaction failed \(\w+: .*\): (aborted|fenced, a new producer takes over); reading "
+                        r"again from the committed offsets$", fenced), fenced
+        stalled.wait_for(r"^Group .*: assigned partitions", timeout=60, count=2)  # it rejoined the group
+        counts = pipeline.wait_for_counts(len(pipeline.good), timeout=120)
+        assert sum(counts.values()) == len(pipeline.good), counts
+    finally:
+        stalled.signal(signal.SIGCONT)
+        stopped = stop(stalled, other)
+    assert_clean_exit(stopped)
+    pipeline.assert_exact()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["exactly-once", "at-least-once"])
+def test_kill_9_between_the_sends_and_the_commit(bootstrap, mode):
+    """The same kill in both modes: exact with transactions, too high without (the batch is counted twice)."""
+    pipeline = Pipeline(bootstrap)
+    pipeline.send_users(3000)
+    run_stage(pipeline, pipeline.route_args(), timeout=4)
+    extra = ["--at-least-once"] if mode == "at-least-once" else []
+    doomed = start_stage(pipeline, pipeline.count_args(*extra), KIT_TEST_PAUSE_BEFORE_COMMIT=60)
+    doomed.wait_for(PAUSED, timeout=60)  # its first batch's counts are sent (and flushed), the offsets are not
+    doomed.kill()
+    again = run_stage(pipeline, pipeline.count_args(*extra))
+    # The killed copy's transaction stays open until the broker aborts it (transaction_timeout_ms, 15 s):
+    # until then read_committed readers see only what came before it.
+    counts, truth = pipeline.wait_for_counts(len(pipeline.good), timeout=60), pipeline.true_counts()
+    if mode == "exactly-once":
+        assert counts == truth, again
+        pipeline.assert_exact()
+    else:
+        assert all(counts[p] >= truth[p] for p in truth), (counts, truth)
+        assert sum(counts.values()) > sum(truth.values()), "the batch before the kill is counted twice"
+        assert [b[3] for b in batches(again.lines)] == ["offsets committed"] * len(batches(again.lines))
