@@ -140,6 +140,7 @@ def read_groups(admin, log, args):
                    for p in info["partitions"] if info["name"] == args.topic}
         partitions = [TopicPartition(args.topic, p) for p in log.partitions]
         ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+        oldest = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in partitions})
         group_ids = sorted(g["group_id"] for g in admin.list_groups() if g.get("protocol_type") in ("consumer", ""))
         described = admin.describe_groups(group_ids) if group_ids else {}
         committed = committed_offsets(admin, group_ids, partitions)
@@ -149,7 +150,8 @@ def read_groups(admin, log, args):
         return
     log.set_broker_reachable(True)
     log.set_leaders(leaders)
-    log.set_ends({tp.partition: ends[tp].offset for tp in partitions})
+    log.set_ends({tp.partition: ends[tp].offset for tp in partitions},
+                 {tp.partition: oldest[tp].offset for tp in partitions})
     log.set_groups(groups_on_topic(args.topic, described, committed))
 
 

@@ -19,7 +19,7 @@ import helpers
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
-from kafka.errors import KafkaError
+from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, KafkaError
 
 import kafka_settings
 
@@ -48,7 +48,20 @@ def topic_partitions(admin, args):
     raise UnknownError(f"topic '{args.topic}' does not exist at {args.bootstrap_server}")
 
 
-def snapshot(admin, args):
+def snapshot(admin, args, wait_seconds=15):
+    """The snapshot below. A broker that has never held a group first creates its offsets topic, and answers
+    COORDINATOR_NOT_AVAILABLE (or LOAD_IN_PROGRESS) to group requests meanwhile: wait for it, briefly."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return read_snapshot(admin, args)
+        except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def read_snapshot(admin, args):
     """Everything one screen shows, read from the broker in three requests."""
     partitions = sorted(topic_partitions(admin, args), key=lambda tp: tp.partition)
     group = admin.describe_groups([args.group])[args.group]

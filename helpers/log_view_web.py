@@ -62,7 +62,7 @@ class TopicLog:
         self.seen_by_read_committed = {p: collections.deque(maxlen=2 * keep) for p in partitions}
         self.positions = {p: (0, 0) for p in partitions}
         self.starts = {}
-        self.ends, self.leaders = {}, {}
+        self.ends, self.oldest, self.leaders = {}, {}, {}
         # Kept for every group seen on the topic, even while it is gone for a moment (a rebalance).
         self.groups, self.lag_history, self.changes, self.settled = {}, {}, {}, {}
         self.reachable, self.down_since = True, None
@@ -94,10 +94,10 @@ class TopicLog:
 
     # -- fed by log_view.py's groups thread, hence the lock
 
-    def set_ends(self, ends):
+    def set_ends(self, ends, oldest=None):
         with self.lock:
             self.changed |= ends != self.ends
-            self.ends = ends
+            self.ends, self.oldest = ends, oldest or {}
 
     def set_leaders(self, leaders):
         with self.lock:
@@ -117,7 +117,10 @@ class TopicLog:
         at = now_ms()
         for group_id, group in groups.items():
             lag = {p: self.ends.get(p, 0) - offset for p, offset in group["committed"].items()}
-            group["lag"], group["total_lag"] = lag, sum(lag.values())
+            # As watch_lag.py counts it: a partition the group has not committed on yet is unread from its
+            # oldest offset (where the kit's consumers start) to its end.
+            unread = sum(end - self.oldest.get(p, 0) for p, end in self.ends.items() if p not in lag)
+            group["lag"], group["total_lag"] = lag, sum(lag.values()) + unread
             history = self.lag_history.setdefault(group_id, collections.deque(maxlen=LAG_HISTORY))
             history.append((at, group["total_lag"]))
             # Mid-rebalance a group has no assignment yet: compare settled assignments only.

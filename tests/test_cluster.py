@@ -243,6 +243,6 @@ def test_cluster_compose_min_insync_replicas_two_refuses_writes_with_two_brokers
         for broker, process, log in started:
             compose_cluster.wait_for_broker(process, log, broker)
     # With the brokers back, the same command works.
-    wait_until_all_in_sync(compose_cluster, topic, [1, 2, 3])
+    wait_until_all_in_sync(compose_cluster, topic, [0, 1, 2])
     again = run_script("producer.py", "--topic", topic, bootstrap=bootstrap)
     assert again.returncode == 0, again

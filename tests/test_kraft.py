@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import compose_check
 import pytest
@@ -20,7 +21,14 @@ COMPOSE = REPO / "docker-compose.kraft.yml"
 
 def test_the_kraft_broker_is_kafka_4_with_no_zookeeper(kraft_kafka):
     stack = kraft_kafka.stack
-    log = (stack.broker_dir(0) / "broker.log").read_text(errors="replace")
+    # The stack counts as started once its port accepts connections; the broker logs its version and
+    # "started" just after that, which on a busy machine can be seconds later: wait for those lines.
+    deadline = time.monotonic() + 60
+    while True:
+        log = (stack.broker_dir(0) / "broker.log").read_text(errors="replace")
+        if "Kafka Server started" in log or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert f"Kafka version: {local_kafka.KRAFT_VERSION}" in log
     assert "Kafka Server started (kafka.server.KafkaRaftServer)" in log
     assert re.search(r"Formatting metadata directory .* with metadata\.version 4\.", log)

@@ -7,10 +7,11 @@ from support import create_topic, run_script, start_script, unique_name
 
 
 def table_rows(text):
-    """{partition or 'total': (end, committed, lag)} from the lag table."""
+    """{partition or 'total': (end, committed, lag)} from the lag table (a total line may end with a note on
+    the partitions that have nothing committed)."""
     rows = {}
-    for match in re.finditer(r"^  (\d+|total) +([\d,]+) +([\d,]+) +([\d,]+)$", text, re.MULTILINE):
-        rows[match.group(1)] = tuple(int(n.replace(",", "")) for n in match.groups()[1:])
+    for match in re.finditer(r"^  (\d+|total) +([\d,]+) +([\d,]+) +([\d,]+)( +\(.*\))?$", text, re.MULTILINE):
+        rows[match.group(1)] = tuple(int(n.replace(",", "")) for n in match.groups()[1:4])
     return rows
 
 
