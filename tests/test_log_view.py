@@ -382,7 +382,9 @@ def test_screenshots_for_the_docs_are_taken_from_the_live_page(bootstrap, log_vi
     assert catch_up.returncode == 0 and "Received 45 records" in catch_up.stdout, catch_up
     page.wait_for_function("group => [...document.querySelectorAll('article.group')].some(b => b.dataset.group"
                            " === group && b.querySelector('.total-lag').dataset.lag === '0')", arg=group)
-    group_box(page, group).scroll_into_view_if_needed()
+    # The page draws the groups anew on every update: find and scroll in one step, or the box found may be gone.
+    page.evaluate("group => [...document.querySelectorAll('article.group')].find(b => b.dataset.group === group)"
+                  ".scrollIntoView({block: 'nearest'})", group)
     shoot("log-view-lag.png")
 
     for name, path in shots.items():
