@@ -42,6 +42,10 @@ QUICK_CHECK = (
     "tests/test_troubleshooting.py::",
     "tests/test_docs.py::test_every_command_on_the_page_runs_and_prints_what_the_page_shows[README.md]",
 )
+# The JVMs the tests start (brokers, ZooKeeper, Connect, Kafka's Java tools) live seconds to minutes and share two
+# cores with three other workers: compile with the quick C1 compiler only and collect garbage on one thread. Start-up
+# and light work then cost about a third less CPU (tools/kafka_config.py reads this, as Kafka's own scripts do).
+os.environ.setdefault("KAFKA_JVM_PERFORMANCE_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true")
 # Where the parallel workers take their ports: below the system's range for outgoing connections.
 WORKER_PORTS = (10000, 32000)
 
@@ -60,11 +64,14 @@ def pytest_configure(config):
 
 
 def module_shares_a_fixture(item):
-    """True if the test uses a module-scoped fixture that it asks for (autouse ones only check or fetch)."""
+    """True if the test uses a module-scoped fixture that it asks for (autouse ones only check or fetch).
+
+    stack_factory does not count: it only starts what a test asks of it, so each worker may have its own."""
     return any(defs[-1].scope == "module" and not getattr(defs[-1], "_autouse", False)
-               for defs in item._fixtureinfo.name2fixturedefs.values())
+               for name, defs in item._fixtureinfo.name2fixturedefs.items() if name != "stack_factory")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks added here
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if not item.nodeid.startswith(QUICK_CHECK):
@@ -187,7 +194,17 @@ def log_evidence(stack, stopping=False):
 
 
 @pytest.fixture(scope="session")
+def session_stacks(tmp_path_factory):
+    """The stacks that live as long as the session: the broker every kit test talks to, and the KRaft one."""
+    factory = StackFactory(tmp_path_factory)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
 def stack_factory(tmp_path_factory):
+    """Stacks of a module's own (a broker it may stop, SASL, three brokers...), stopped when the module is done:
+    an idle stack still costs CPU, and two cores are shared by four workers."""
     factory = StackFactory(tmp_path_factory)
     yield factory
     factory.stop_all()
@@ -200,7 +217,7 @@ class Broker:
 
 
 @pytest.fixture(scope="session")
-def kafka(stack_factory):
+def kafka(session_stacks):
     """The broker every kit test talks to."""
     bootstrap = external_broker()
     if bootstrap:
@@ -210,16 +227,16 @@ def kafka(stack_factory):
         say(f"KAFKA_BOOTSTRAP_SERVERS={os.environ['KAFKA_BOOTSTRAP_SERVERS']} is not reachable: "
             f"starting a local stack instead")
     # KIT_TEST_BROKER=kraft runs the whole suite on Kafka 4.x in KRaft mode instead of ZooKeeper mode.
-    stack = stack_factory.start(kraft=os.environ.get("KIT_TEST_BROKER", "zookeeper").lower() == "kraft")
+    stack = session_stacks.start(kraft=os.environ.get("KIT_TEST_BROKER", "zookeeper").lower() == "kraft")
     return Broker(stack.bootstrap, stack)
 
 
 @pytest.fixture(scope="session")
-def kraft_kafka(kafka, stack_factory):
+def kraft_kafka(kafka, session_stacks):
     """A Kafka 4.x broker in KRaft mode: the session's own when KIT_TEST_BROKER=kraft, else one more stack."""
     if isinstance(kafka.stack, local_kafka.LocalKafkaKRaft):
         return kafka
-    stack = stack_factory.start(kraft=True)
+    stack = session_stacks.start(kraft=True)
     return Broker(stack.bootstrap, stack)
 
 
