@@ -228,7 +228,8 @@ def read_properties(path):
 
 
 def java_tool(main_class, *args, timeout=60, input=None):
-    command = ["java", "-Xmx256m", "-Dlog4j.configuration=file:" + str(REPO / "tests" / "log4j-quiet.properties"),
+    command = ["java", "-Xmx256m", *local_kafka.jvm_performance_options(),
+               "-Dlog4j.configuration=file:" + str(REPO / "tests" / "log4j-quiet.properties"),
                "-cp", local_kafka.classpath(), main_class, *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, input=input)
 

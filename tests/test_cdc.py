@@ -109,7 +109,8 @@ class ConnectWorker:
         return f"http://localhost:{self.port}"
 
     def start(self):
-        command = ["java", "-Xmx384m", f"-Dlog4j.configuration=file:{CONNECT_DIR / 'log4j.properties'}",
+        command = ["java", "-Xmx384m", *local_kafka.jvm_performance_options(),
+                   f"-Dlog4j.configuration=file:{CONNECT_DIR / 'log4j.properties'}",
                    f"-D{local_kafka.OWNER_PROPERTY}={os.getpid()}",  # a killed test run's leftovers get cleaned up
                    "-cp", local_kafka.classpath(), "org.apache.kafka.connect.cli.ConnectDistributed",
                    str(self.properties)]
@@ -469,8 +470,10 @@ def test_a_row_written_while_kafka_is_down_arrives_when_it_is_back(cdc):
         if printed[row_id] or time.monotonic() > deadline:
             break
         time.sleep(2)
-    assert printed[row_id] == [row], done
-    assert cdc["worker"].states("users-cdc") == ["RUNNING", "RUNNING"]
+    worker = cdc["worker"]
+    assert printed[row_id] == [row], (f"{done}\nconnector: {worker.states('users-cdc')}\n"
+                                      f"worker log:\n{worker.text[-6000:]}")
+    assert worker.states("users-cdc") == ["RUNNING", "RUNNING"]
 
 
 # --------------------------------------------------------------------------

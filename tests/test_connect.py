@@ -60,7 +60,8 @@ def test_file_to_topic_to_consumer_and_back_to_file(connect_jars, bootstrap, top
         **read_properties(CONNECT_DIR / "users-sink.properties"), "name": sink_name, "topics": topic,
         "file": str(users_out)})
 
-    command = ["java", "-Xmx256m", f"-Dlog4j.configuration=file:{CONNECT_DIR / 'log4j.properties'}",
+    command = ["java", "-Xmx256m", *local_kafka.jvm_performance_options(),
+               f"-Dlog4j.configuration=file:{CONNECT_DIR / 'log4j.properties'}",
                f"-D{local_kafka.OWNER_PROPERTY}={os.getpid()}",  # a killed test run's leftovers get cleaned up
                "-cp", local_kafka.classpath(), CONNECT_MAIN, str(worker), str(source), str(sink)]
     connect = Background(command, env=dict(os.environ), cwd=tmp_path)
@@ -151,7 +152,8 @@ def test_compose_connect_service_settings_run_a_real_worker(connect_jars, bootst
     props["plugin.discovery"] = "service_load"
     worker = write_properties(tmp_path / "distributed.properties", props)
 
-    command = ["java", "-Xmx256m", f"-Dlog4j.configuration=file:{CONNECT_DIR / 'log4j.properties'}",
+    command = ["java", "-Xmx256m", *local_kafka.jvm_performance_options(),
+               f"-Dlog4j.configuration=file:{CONNECT_DIR / 'log4j.properties'}",
                f"-D{local_kafka.OWNER_PROPERTY}={os.getpid()}",
                "-cp", local_kafka.classpath(), "org.apache.kafka.connect.cli.ConnectDistributed", str(worker)]
     connect = Background(command, env=dict(os.environ), cwd=tmp_path)

@@ -6,6 +6,7 @@ compare them (tests/compose_check.py). tools/zookeeper_stack.py and tools/kraft_
 properties into each server's folder; tools/bench.py and the tests reuse the java command and classpath.
 """
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,15 @@ KAFKA_MAIN = "kafka.Kafka"
 ZOOKEEPER_HEAP = ["-Xms64m", "-Xmx256m"]
 BROKER_HEAP = ["-Xms256m", "-Xmx768m"]
 STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
+
+
+# How the JVM compiles and collects garbage. KAFKA_JVM_PERFORMANCE_OPTS replaces these, as it does in Kafka's own
+# start scripts (kafka-run-class.sh). The tests set a lighter one: many short-lived servers share two cores.
+DEFAULT_JVM_PERFORMANCE_OPTS = ["-server", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
+
+
+def jvm_performance_options():
+    return os.environ.get("KAFKA_JVM_PERFORMANCE_OPTS", "").split() or DEFAULT_JVM_PERFORMANCE_OPTS
 
 
 def java_command():

@@ -18,6 +18,7 @@ from kafka_config import (
     STORAGE_TOOL_MAIN,
     classpath,
     java_command,
+    jvm_performance_options,
     kraft_properties,
     write_properties,
 )
@@ -94,7 +95,8 @@ class LocalKafkaKRaft(LocalKafka):
         return {key: str(value).format(**values) for key, value in extra.items()}
 
     def _storage_tool(self, *args):
-        command = [java_command(), "-Xmx256m", *self._logging_options(), "-cp", classpath(self.jars_dir),
+        command = [java_command(), "-Xmx256m", *jvm_performance_options(), *self._logging_options(),
+                   "-cp", classpath(self.jars_dir),
                    STORAGE_TOOL_MAIN, *args]
         result = subprocess.run(command, capture_output=True, text=True, cwd=self.state_dir)
         if result.returncode != 0:

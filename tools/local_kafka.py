@@ -48,6 +48,7 @@ from kafka_config import (  # noqa: F401
     broker_properties,
     classpath,
     java_command,
+    jvm_performance_options,
     kraft_properties,
     write_properties,
 )

@@ -26,6 +26,7 @@ from kafka_config import (
     broker_properties,
     classpath,
     java_command,
+    jvm_performance_options,
     write_properties,
 )
 from pinned_jars import JARS_DIR, fetch_jars
@@ -140,7 +141,7 @@ class LocalKafka:
     def _java(self, main_class, heap, config_file, log_file, pid_file, role):
         java = java_command()
         command = [
-            java, *heap, "-server", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            java, *heap, *jvm_performance_options(),
             *self._logging_options(),
             "-Dzookeeper.admin.enableServer=false",
             f"-D{MARKER_PROPERTY}={self.state_dir}:{role}",
