@@ -175,6 +175,8 @@ class LocalPostgres:
             if self.owner_pid:
                 # Set after the account switch (which would clear it): the server dies with its owner.
                 kwargs["preexec_fn"] = _die_with_parent
+        # Where this start's lines begin: measured before the server runs, since it may be ready within 0.1 s.
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        cwd=self.state_dir, env=server_env(), **kwargs)
@@ -182,11 +184,11 @@ class LocalPostgres:
             "pid": process.pid, "port": self.port, "logical": self.logical, "version": self.binaries.version,
             "source": self.binaries.source, "bin_dir": str(self.binaries.bin_dir),
         }))
-        self._wait_until_ready(process)
+        self._wait_until_ready(process, log_start)
         return True
 
-    def _wait_until_ready(self, process):
-        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+    def _wait_until_ready(self, process, log_start):
+        """Until the log, from byte log_start on, says the server is ready and its port answers."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if process.poll() is not None:
