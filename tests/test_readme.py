@@ -119,3 +119,19 @@ def test_compose_images_are_pinned_to_one_confluent_release():
         assert images and all(":" in image and not image.endswith(":latest") for image in images), compose.name
         tags |= set(re.findall(r"confluentinc/cp-[a-z-]+:(\S+)", compose.read_text()))
     assert len(tags) == 1, tags
+
+
+def test_each_kit_line_in_the_side_by_side_table_is_in_the_file_it_names():
+    """"From the tutorial's code to ours" quotes the kit: each `code` span of the kit's column is a line (or part
+    of one) of every file named in that cell, verbatim; `...` stands for arguments left out."""
+    section = README.read_text(encoding="utf-8").split("## From the tutorial's code to ours", 1)[1].split("\n## ")[0]
+    rows = [line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) >= 10
+    for _, kit, _ in rows:
+        spans = re.findall(r"`([^`]+)`", kit)
+        files = [span for span in spans if (REPO / span).is_file()]
+        assert files, f"this row does not name the file its kit line comes from: {kit}"
+        for span in (span for span in spans if span not in files):
+            pattern = ".*?".join(re.escape(part) for part in span.split("..."))
+            missing = [file for file in files if not re.search(pattern, (REPO / file).read_text(encoding="utf-8"))]
+            assert not missing, f"`{span}` is not in {missing}: quote the code as it is"

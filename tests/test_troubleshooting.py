@@ -4,6 +4,7 @@ that the README names it in those words, and then follows the entry's advice and
 Plain kafka-python snippets stand for the learner's own code (an old tutorial's, say); the kit's scripts are
 run as a learner runs them."""
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -115,6 +116,46 @@ def test_a_consumer_without_a_group_commits_nothing_and_a_group_id_fixes_it(boot
     assert again.returncode == 0, again
     assert f"Group '{group}' continues where it left off: partition 0 at offset 1." in again.stdout
     assert "Received 0 records " in again.stdout
+
+
+def test_the_containers_address_from_your_machine_and_the_way_out(bootstrap, topic):
+    """A learner who copies `kafka:29092` (the compose file's address for containers) into --bootstrap-server."""
+    try:
+        socket.getaddrinfo("kafka", 29092)
+        pytest.skip("this machine resolves the name 'kafka': the learner's error cannot happen here")
+    except socket.gaierror:
+        pass
+    advice = entry("cannot reach Kafka at kafka:29092")
+    failed = run_script("producer.py", "--topic", topic, bootstrap="kafka:29092", timeout=30)
+    assert failed.returncode == 1 and failed.stderr.startswith("error: cannot reach Kafka at kafka:29092: ")
+    assert "use `--bootstrap-server localhost:9092`" in advice  # here the test's broker stands for localhost:9092
+    sent = run_script("producer.py", "--topic", topic, "--bootstrap-server", bootstrap, bootstrap="kafka:29092")
+    assert sent.returncode == 0 and "Done: 1 record acknowledged" in sent.stdout, sent
+
+
+@pytest.mark.slow  # it starts a broker of its own (about 3 s), which the quick check does not wait for
+def test_a_broker_that_advertises_the_containers_name_and_the_way_out(stack_factory):
+    """The compose file's classic mistake: its HOST listener advertising `kafka:29092`. The scripts connect, then
+    fail; --verbose shows the name. The way out, a listener that advertises an address this machine reaches, is
+    the same broker's other listener."""
+    advice = entry("cannot reach Kafka at kafka:29092")
+    assert "`KAFKA_ADVERTISED_LISTENERS`" in advice and "`DNS lookup failed`" in advice
+    host_port = free_port_block(1)
+    stack = stack_factory.start(extra_properties={
+        "listeners": f"PLAINTEXT://localhost:{{port}},HOST://localhost:{host_port}",
+        "advertised.listeners": "PLAINTEXT://localhost:{port},HOST://kafka:29092",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,HOST:PLAINTEXT"})
+    try:
+        good, wrong, topic = stack.bootstrap, f"localhost:{host_port}", unique_name("advertised")
+        assert run_script("create_topic.py", "--topic", topic, bootstrap=good).returncode == 0
+        failed = run_script("consumer.py", "--topic", topic, "--timeout", 2, "--verbose", bootstrap=wrong)
+        assert failed.returncode == 1, failed
+        assert "DNS lookup failed for kafka:29092" in failed.stderr
+        assert f"error: cannot reach Kafka at {wrong}: " in failed.stderr
+        sent = run_script("producer.py", "--topic", topic, bootstrap=good)
+        assert sent.returncode == 0 and f"Sent  topic {topic}  partition 0   offset 0 " in sent.stdout, sent
+    finally:
+        stack.stop(clean=True)
 
 
 @pytest.mark.parametrize("words", ["No module named 'kafka.vendor.six.moves'"])
