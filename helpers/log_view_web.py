@@ -96,8 +96,9 @@ class TopicLog:
 
     def set_ends(self, ends, oldest=None):
         with self.lock:
-            self.changed |= ends != self.ends
-            self.ends, self.oldest = ends, oldest or {}
+            oldest = oldest or {}
+            self.changed |= ends != self.ends or oldest != self.oldest  # the log start moves when records are deleted
+            self.ends, self.oldest = ends, oldest
 
     def set_leaders(self, leaders):
         with self.lock:
@@ -156,15 +157,20 @@ class TopicLog:
         for p in self.partitions:
             read_to, committed_read_to = self.positions.get(p, (0, 0))
             visible = set(self.seen_by_read_committed[p])
+            # The row starts where the reader started, until older records make room for newer ones.
+            kept = self.records[p]
+            first = kept[0]["offset"] if len(kept) == self.keep else self.starts.get(p, 0)
+            # Offsets before the log start are deleted (retention, delete_records), even those read a moment ago.
+            log_start = self.oldest.get(p, 0)
             records = []
-            for record in self.records[p]:
+            for record in kept:
+                if record["offset"] < log_start:
+                    continue
                 # Skipped by the read_committed reader although it has read past it: an aborted transaction's.
                 aborted = record["offset"] < committed_read_to and record["offset"] not in visible
                 records.append(dict(record, aborted=aborted))
-            # The row starts where the reader started, until older records make room for newer ones.
-            first = records[0]["offset"] if len(records) == self.keep else self.starts.get(p, 0)
-            partitions.append({"partition": p, "leader": self.leaders.get(p), "first": first, "read_to": read_to,
-                               "end": max(self.ends.get(p, 0), read_to), "records": records})
+            partitions.append({"partition": p, "leader": self.leaders.get(p), "first": first, "log_start": log_start,
+                               "read_to": read_to, "end": max(self.ends.get(p, 0), read_to), "records": records})
         groups = [{"id": group_id, **group, "history": list(self.lag_history.get(group_id, ())),
                    "changes": list(self.changes.get(group_id, ()))} for group_id, group in sorted(self.groups.items())]
         return {"topic": self.topic, "bootstrap": self.bootstrap, "keep": self.keep, "reachable": self.reachable,

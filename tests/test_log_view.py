@@ -202,7 +202,13 @@ def test_a_commit_moves_the_marker_and_the_lag_equals_watch_lag(bootstrap, log_v
         markers = moved
 
 
-def test_an_aborted_transaction_is_drawn_as_aborted(bootstrap, log_view, page):
+def kinds_in_row(page, partition):
+    """[(offset, kind)] of a partition's row, left to right."""
+    return [(int(offset), kind) for offset, kind in page.locator(f'.cell[data-partition="{partition}"]').evaluate_all(
+        "cells => cells.map(c => [c.dataset.offset, c.dataset.kind])")]
+
+
+def test_aborted_and_deleted_records_are_drawn_as_such(bootstrap, log_view, page):
     topic = create_topic(bootstrap, unique_name("view-txn"))
     view = log_view(topic)
     page.goto(view.url)
@@ -219,6 +225,21 @@ def test_an_aborted_transaction_is_drawn_as_aborted(bootstrap, log_view, page):
         assert gap.count() == 1 and "transaction marker" in gap.get_attribute("title")
     cell(page, 0, 1, "aborted").click()
     assert "aborted" in page.locator("#details .detail-aborted").inner_text()
+
+    # Records deleted from the start of the log, as retention does: one crossed-out slot, neither hidden nor records.
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.delete_records({TopicPartition(topic, 0): 5})
+    finally:
+        admin.close()
+    expected = [(0, "deleted"), (5, "record"), (6, "gap"), (7, "end")]
+    cell(page, 0, 0, "deleted").wait_for()
+    assert kinds_in_row(page, 0) == expected
+    deleted = cell(page, 0, 0, "deleted")
+    assert deleted.get_attribute("data-to") == "4" and "before the log start offset 5" in deleted.get_attribute("title")
+    page.goto(log_view(topic).url)  # a page started after the deletion draws them alike
+    cell(page, 0, 7, "end").wait_for()
+    assert kinds_in_row(page, 0) == expected
 
 
 def test_hostile_keys_values_and_group_names_are_shown_as_text_and_run_nothing(bootstrap, log_view, page):
