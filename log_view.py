@@ -128,6 +128,7 @@ def watch_groups(admin, log, args, stopping):
         started = time.monotonic()
         try:
             read_groups(admin, log, args)
+            log.publish()  # now, rather than after the records thread's next poll
         except Exception:
             if stopping.is_set():  # the admin client is closing under us: Ctrl-C
                 return

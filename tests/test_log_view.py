@@ -153,20 +153,22 @@ def test_a_second_consumer_in_the_group_shows_the_assignment_move(bootstrap, log
     group = unique_name("view-move")
     view = log_view(topic)
     page.goto(view.url)
+    page.wait_for_selector(".partition")
     first = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
     second = None
     try:
+        # Each member shows within 1 s of its consumer.py saying it has joined (the groups are read every 0.5 s).
         first.wait_for(r"assigned partitions \[0, 1\]")
         members = group_box(page, group).locator("li.member")
         page.wait_for_function("""group => { const box = [...document.querySelectorAll('article.group')]
             .find(b => b.dataset.group === group); return box && box.querySelectorAll('li.member').length === 1
-            && box.querySelector('li.member').dataset.partitions === '0,1'; }""", arg=group)
+            && box.querySelector('li.member').dataset.partitions === '0,1'; }""", arg=group, timeout=1000)
         second = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
-        second.wait_for(r"assigned partitions \[\d\]")
+        second.wait_for(r"assigned partitions \[\d\]")  # after the first has given up a partition: a rebalance
         page.wait_for_function("""group => { const box = [...document.querySelectorAll('article.group')]
             .find(b => b.dataset.group === group);
             return box && [...box.querySelectorAll('li.member')].map(m => m.dataset.partitions).sort().join() === '0,1'
-            && box.classList.contains('changed'); }""", arg=group, timeout=20000)
+            && box.classList.contains('changed'); }""", arg=group, timeout=1000)
         assert members.count() == 2
         change = group_box(page, group).locator("li.change").first.inner_text()
         assert "1 joined" in change and "now 2 member(s)" in change, change
@@ -182,14 +184,16 @@ def test_a_commit_moves_the_marker_and_the_lag_equals_watch_lag(bootstrap, log_v
     assert run_script("bulk_producer.py", "--topic", topic, "--count", 30, bootstrap=bootstrap).returncode == 0
     view = log_view(topic)
     page.goto(view.url)
+    page.wait_for_selector(".partition")
     markers = {}
     for count, total_read in ((10, 10), (12, 22)):
         consumed = run_script("consumer.py", "--topic", topic, "--group", group, "--max-messages", count,
                               bootstrap=bootstrap)
         assert consumed.returncode == 0, consumed
+        # consumer.py has committed when it exits: the markers move within 1 s (the groups are read every 0.5 s).
         page.wait_for_function("""([group, read]) => [...document.querySelectorAll('.lane')]
             .filter(lane => lane.dataset.group === group).reduce((sum, lane) => sum + Number(lane.dataset.committed), 0)
-            === read""", arg=[group, total_read])
+            === read""", arg=[group, total_read], timeout=1000)
         watched = run_script("watch_lag.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
         rows = table_rows(watched.stdout)  # only the partitions the group has committed on, and the total
         shown = page_lags(page, group)
