@@ -60,7 +60,7 @@ def main(argv=None):
         return helpers.fail(error, args)
     log = log_view_web.TopicLog(args.topic, args.bootstrap_server, [tp.partition for tp in partitions], args.records)
     try:
-        log.set_starts(start_near_the_end(everything, committed_only, partitions, args.records))
+        start_near_the_end(everything, committed_only, partitions, log)
         server.serve(log)
         print(f"Showing topic '{args.topic}' at {args.bootstrap_server}: the last {args.records} records of each "
               f"of its {len(partitions)} partition(s), and every group that reads it.")
@@ -87,18 +87,20 @@ def topic_partitions(admin, topic):
         time.sleep(0.2)  # a topic created a moment ago may have no leader yet
 
 
-def start_near_the_end(everything, committed_only, partitions, count):
-    """assign() instead of subscribe(): no group, no rebalance. Then seek to the last `count` offsets."""
+def start_near_the_end(everything, committed_only, partitions, log):
+    """assign() instead of subscribe(): no group, no rebalance. Then seek to the last `log.keep` offsets."""
     everything.assign(partitions)
     committed_only.assign(partitions)
     oldest, ends = everything.beginning_offsets(partitions), everything.end_offsets(partitions)
     starts = {}
     for tp in partitions:
-        start = max(oldest[tp], ends[tp] - count)  # older records may be gone already (retention, compaction)
-        everything.seek(tp, start)
-        committed_only.seek(tp, start)
-        starts[tp.partition] = start
-    return starts
+        # A row shows the last offsets, even those whose records are deleted already (retention, delete_records):
+        # they are before the log start offset, and the page draws them as deleted. The reader starts after them.
+        starts[tp.partition] = max(0, ends[tp] - log.keep)
+        everything.seek(tp, max(oldest[tp], starts[tp.partition]))
+        committed_only.seek(tp, max(oldest[tp], starts[tp.partition]))
+    log.set_starts(starts)
+    log.set_ends({tp.partition: ends[tp] for tp in partitions}, {tp.partition: oldest[tp] for tp in partitions})
 
 
 def follow(everything, committed_only, admin, log, args):
@@ -126,6 +128,7 @@ def watch_groups(admin, log, args, stopping):
         started = time.monotonic()
         try:
             read_groups(admin, log, args)
+            log.publish()  # now, rather than after the records thread's next poll
         except Exception:
             if stopping.is_set():  # the admin client is closing under us: Ctrl-C
                 return

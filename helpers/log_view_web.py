@@ -69,35 +69,39 @@ class TopicLog:
         self.changed = True
         self.version, self.body = 0, b"{}"
         self.condition = threading.Condition()
-        self.lock = threading.Lock()  # log_view.py's groups thread writes while the main thread reads
+        # log_view.py's two threads (records, groups) both write and publish: each holds the lock to do so.
+        self.lock = threading.Lock()
 
-    # -- fed by log_view.py
+    # -- fed by log_view.py's main thread
 
     def set_starts(self, starts):
         self.starts = starts
 
     def add_records(self, partition, records):
-        for r in records:
-            self.records[partition].append({
-                "offset": r.offset, "timestamp": r.timestamp, "key": text_of(r.key, KEY_CHARS),
-                "value": text_of(r.value, VALUE_CHARS), "json": r.value is not None and is_json(r.value),
-                "bytes": -1 if r.value is None else len(r.value)})
-        self.changed |= bool(records)
+        kept = [{"offset": r.offset, "timestamp": r.timestamp, "key": text_of(r.key, KEY_CHARS),
+                 "value": text_of(r.value, VALUE_CHARS), "json": r.value is not None and is_json(r.value),
+                 "bytes": -1 if r.value is None else len(r.value)} for r in records]
+        with self.lock:
+            self.records[partition].extend(kept)
+            self.changed |= bool(records)
 
     def add_committed(self, partition, offsets):
-        self.seen_by_read_committed[partition].extend(offsets)
-        self.changed |= bool(offsets)
+        with self.lock:
+            self.seen_by_read_committed[partition].extend(offsets)
+            self.changed |= bool(offsets)
 
     def set_positions(self, positions):
-        self.changed |= positions != self.positions
-        self.positions = positions
+        with self.lock:
+            self.changed |= positions != self.positions
+            self.positions = positions
 
-    # -- fed by log_view.py's groups thread, hence the lock
+    # -- fed by log_view.py's groups thread (and by set_ends() at the start)
 
     def set_ends(self, ends, oldest=None):
         with self.lock:
-            self.changed |= ends != self.ends
-            self.ends, self.oldest = ends, oldest or {}
+            oldest = oldest or {}
+            self.changed |= ends != self.ends or oldest != self.oldest  # the log start moves when records are deleted
+            self.ends, self.oldest = ends, oldest
 
     def set_leaders(self, leaders):
         with self.lock:
@@ -139,32 +143,37 @@ class TopicLog:
         self.changes.setdefault(group_id, collections.deque(maxlen=CHANGES_KEPT)).append(change)
 
     def publish(self):
-        """Encode what changed once, for every page that listens."""
-        if not self.changed:
-            return
+        """Encode what changed once, for every page that listens. Both threads publish what they changed at once
+        (a commit or a member joining need not wait for the next record); under the lock, so the newest wins."""
         with self.lock:
+            if not self.changed:
+                return
             self.changed = False
-            snapshot = self.snapshot()
-        body = json.dumps(snapshot, separators=(",", ":")).encode()  # ASCII: one SSE line
-        with self.condition:
-            self.version += 1
-            self.body = body
-            self.condition.notify_all()
+            body = json.dumps(self.snapshot(), separators=(",", ":")).encode()  # ASCII: one SSE line
+            with self.condition:
+                self.version += 1
+                self.body = body
+                self.condition.notify_all()
 
     def snapshot(self):
         partitions = []
         for p in self.partitions:
             read_to, committed_read_to = self.positions.get(p, (0, 0))
             visible = set(self.seen_by_read_committed[p])
+            # The row starts where the reader started, until older records make room for newer ones.
+            kept = self.records[p]
+            first = kept[0]["offset"] if len(kept) == self.keep else self.starts.get(p, 0)
+            # Offsets before the log start are deleted (retention, delete_records), even those read a moment ago.
+            log_start = self.oldest.get(p, 0)
             records = []
-            for record in self.records[p]:
+            for record in kept:
+                if record["offset"] < log_start:
+                    continue
                 # Skipped by the read_committed reader although it has read past it: an aborted transaction's.
                 aborted = record["offset"] < committed_read_to and record["offset"] not in visible
                 records.append(dict(record, aborted=aborted))
-            # The row starts where the reader started, until older records make room for newer ones.
-            first = records[0]["offset"] if len(records) == self.keep else self.starts.get(p, 0)
-            partitions.append({"partition": p, "leader": self.leaders.get(p), "first": first, "read_to": read_to,
-                               "end": max(self.ends.get(p, 0), read_to), "records": records})
+            partitions.append({"partition": p, "leader": self.leaders.get(p), "first": first, "log_start": log_start,
+                               "read_to": read_to, "end": max(self.ends.get(p, 0), read_to), "records": records})
         groups = [{"id": group_id, **group, "history": list(self.lag_history.get(group_id, ())),
                    "changes": list(self.changes.get(group_id, ()))} for group_id, group in sorted(self.groups.items())]
         return {"topic": self.topic, "bootstrap": self.bootstrap, "keep": self.keep, "reachable": self.reachable,

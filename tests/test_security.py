@@ -5,6 +5,7 @@ PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, and SASL_SSL with the same mechanisms an
 a throwaway CA made here with openssl. The scripts get their credentials only through the KAFKA_*
 variables, exactly as a learner would set them for Confluent Cloud, MSK or Aiven."""
 
+import json
 import re
 import socket
 import subprocess
@@ -12,11 +13,12 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.request import urlopen
 
 import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import UserScramCredentialUpsertion
-from support import end_offsets, run_script, script_env, unique_name
+from support import create_topic, end_offsets, produce_raw, run_script, script_env, start_script, unique_name
 
 PLAIN_USER, PLAIN_PASSWORD = "kit-learner", "Pl41n-s3cret_pw!"
 SCRAM_USER, SCRAM_PASSWORD = "kit-scram", "Scr4m-s3cret_pw#"
@@ -143,6 +145,31 @@ def test_right_credentials_the_three_scripts_work_end_to_end(secure, mechanism, 
         no_secret_in(result, password)
     assert "DEBUG kafka" in sent.stderr  # the log really was on, and held no password
     assert sum(end_offsets(secure.plaintext, topic).values()) == 50
+
+
+def test_log_view_logged_in_keeps_the_password_off_its_page_its_events_and_its_terminal(secure):
+    """The page draws only what its files and the /events stream carry, so those and the terminal are all there is
+    to check; a browser would add nothing. SASL/PLAIN sends the password as it is, and -v shows the login."""
+    topic = create_topic(secure.plaintext, unique_name("secure-view"))
+    produce_raw(secure.plaintext, topic, [b'{"name": "Ana"}'], keys=[b"Ana"])
+    view = start_script("log_view.py", "--topic", topic, "--port", 0, "--verbose", env=secure.env())
+    try:
+        url = re.search(r"Open (http://\S+/) in your browser", view.wait_for(r"^Open http://")).group(1)
+        served = b"".join(urlopen(url + path, timeout=10).read() for path in ("", "page.js", "page.css"))
+        updates = []
+        with urlopen(url + "events", timeout=10) as events:
+            for line in events:
+                if line.startswith(b"data: "):
+                    updates.append(line)
+                    shown = json.loads(line[len(b"data: "):])["partitions"][0]
+                    if shown["records"] and shown["leader"] is not None:
+                        break  # it has read the record and asked for the leaders, logged in
+        assert view.interrupt() == 0, view.text
+    finally:
+        view.kill()
+    assert f"Authenticated as {PLAIN_USER} via SASL / Plain" in view.text, view.text[-3000:]
+    for what, text in (("the page", served), ("its events", b"".join(updates)), ("its terminal", view.text.encode())):
+        assert PLAIN_PASSWORD.encode() not in text, f"the password is in {what}"
 
 
 def test_wrong_password_says_authentication_failed_within_10_seconds(secure):

@@ -12,7 +12,8 @@ const TEXT = {
     tombstone: "tombstone: a null value, by convention \"the record with this key was deleted\"",
     aborted: "aborted: written in a transaction that was aborted; read_committed consumers skip it",
     gap: (a, b) => a === b ? `offset ${a}: no record a consumer will see` : `offsets ${a}–${b}: no record a consumer will see`,
-    gapWhy: "a transaction marker (commit or abort), or a record removed by compaction or retention",
+    gapWhy: "a transaction marker (commit or abort), or a record removed by compaction",
+    deleted: (a, b) => `${a === b ? `offset ${a}` : `offsets ${a}–${b}`}: deleted, before the log start offset ${b + 1} (removed by retention or delete_records); no consumer will see ${a === b ? "it" : "them"}`,
     endCell: "the log end: where the next record goes",
     bytes: (n) => `${n} bytes`, json: "JSON", notJson: "not JSON: shown as text",
     group: "group", state: "state", lag: "lag", totalLag: (n) => `total lag ${n}`,
@@ -23,7 +24,7 @@ const TEXT = {
     lagChart: "lag over the last minutes",
     banner: (s) => `cannot reach Kafka at ${s.bootstrap}: retrying`,
     lostServer: "lost the connection to log_view.py: retrying",
-    legend: "Colour follows the key. Striped: tombstone. Red stripes: aborted. Dashed grey: an offset with no record. Green line: where a group has committed; orange: its lag.",
+    legend: "Colour follows the key. Striped: tombstone. Red stripes: aborted. Dashed grey: an offset with no record. Crossed out: deleted, before the log start. Green line: where a group has committed; orange: its lag.",
   },
   "zh-CN": {
     title: "看见日志", where: (s) => `主题 ${s.topic}，位于 ${s.bootstrap}；每个分区最近的 ${s.keep} 条记录`,
@@ -34,7 +35,8 @@ const TEXT = {
     tombstone: "墓碑：value 为 null，按惯例表示“这个 key 的记录已删除”",
     aborted: "已中止：写在一个被中止的事务里；read_committed 消费者会跳过它",
     gap: (a, b) => a === b ? `offset ${a}：没有消费者能看到的记录` : `offset ${a}–${b}：没有消费者能看到的记录`,
-    gapWhy: "事务标记（提交或中止），或被压缩、被保留策略删除的记录",
+    gapWhy: "事务标记（提交或中止），或被压缩删除的记录",
+    deleted: (a, b) => `offset ${a === b ? a : `${a}–${b}`}：已删除，在日志起始 offset ${b + 1} 之前（被保留策略或 delete_records 删除）；没有消费者能看到它们`,
     endCell: "日志末尾：下一条记录写在这里",
     bytes: (n) => `${n} 字节`, json: "JSON", notJson: "不是 JSON：按文本显示",
     group: "消费者组", state: "状态", lag: "lag", totalLag: (n) => `总 lag ${n}`,
@@ -45,7 +47,7 @@ const TEXT = {
     lagChart: "最近几分钟的 lag",
     banner: (s) => `无法连接 ${s.bootstrap} 上的 Kafka：正在重试`,
     lostServer: "与 log_view.py 的连接断了：正在重试",
-    legend: "颜色跟随 key。灰色斜纹：墓碑。红色斜纹：已中止。灰色虚线：这个 offset 没有记录。绿线：组提交到的位置；橙色：它的 lag。",
+    legend: "颜色跟随 key。灰色斜纹：墓碑。红色斜纹：已中止。灰色虚线：这个 offset 没有记录。划掉的：已删除，在日志起始之前。绿线：组提交到的位置；橙色：它的 lag。",
   },
 };
 
@@ -89,8 +91,13 @@ function setLanguage(name) {
 
 function slotsOf(p) {
   // One slot per offset from the row's first offset to where the reader is, runs of empty offsets as one slot.
+  // Offsets before the log start are deleted: one slot for all of them (log_view.py sends none of their records).
   const slots = [];
   let next = p.first;
+  if (p.log_start > next) {
+    slots.push({kind: "deleted", from: next, to: p.log_start - 1});
+    next = p.log_start;
+  }
   for (const r of p.records) {
     if (r.offset < next) continue;
     if (r.offset > next) slots.push({kind: "gap", from: next, to: r.offset - 1});
@@ -164,10 +171,11 @@ function cellOf(p, slot, now) {
   cell.dataset.partition = p.partition;
   cell.dataset.offset = slot.from;
   cell.dataset.kind = slot.kind;
-  if (slot.kind === "gap") {
+  if (slot.kind === "gap" || slot.kind === "deleted") {
     cell.dataset.to = slot.to;
-    cell.append(el("span", "off", slot.from === slot.to ? slot.from : `${slot.from}…`), el("span", "key", "∅"));
-    cell.title = `${t("gap", slot.from, slot.to)}: ${t("gapWhy")}`;
+    cell.append(el("span", "off", slot.from === slot.to ? slot.from : `${slot.from}…`),
+      el("span", "key", slot.kind === "gap" ? "∅" : "✕"));
+    cell.title = slot.kind === "gap" ? `${t("gap", slot.from, slot.to)}: ${t("gapWhy")}` : t("deleted", slot.from, slot.to);
   } else if (slot.kind === "end") {
     cell.append(el("span", "off", slot.from), el("span", "key", "→"));
     cell.title = t("endCell");
