@@ -549,18 +549,19 @@ def consume_and_store(consumer, connection, args):
                 stop_reason = f"Reached --max-messages {args.max_messages}."
             elif args.timeout and time.monotonic() - last_record_at >= args.timeout:
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
-    except KeyboardInterrupt:
-        stop_reason = "Stopped by Ctrl-C; the batch in progress (if any) was rolled back and is read again next time."
+    except KeyboardInterrupt as stop:
+        how = helpers.stopped_by(stop)  # Ctrl-C, or SIGTERM from `docker stop` or `kill`
+        stop_reason = f"Stopped by {how}; the batch in progress (if any) was rolled back and is read again next time."
         if in_flight is not None:  # the Ctrl-C (or SIGTERM) may have landed after the commit went through
             next_offsets, batch_rows, batch_bad = in_flight
             outcome = batch_outcome(connection, args.topic, next_offsets)
             if outcome == "stored":
                 received, stored, bad = received + batch_rows + batch_bad, stored + batch_rows, bad + batch_bad
-                stop_reason = ("Stopped by Ctrl-C while committing a batch: the commit had gone through, so the "
-                               "batch is stored and is not read again.")
+                stop_reason = (f"Stopped by {how} while committing a batch: the commit had gone through, so the "
+                               f"batch is stored and is not read again.")
             elif outcome == "unknown":
-                stop_reason = ("Stopped by Ctrl-C while committing a batch, and the database did not say whether "
-                               "the commit went through; the next run continues from the stored offsets either way.")
+                stop_reason = (f"Stopped by {how} while committing a batch, and the database did not say whether "
+                               f"the commit went through; the next run continues from the stored offsets either way.")
     finally:
         assignments.stopping = True  # close() revokes our partitions; no need to announce that
     seconds = time.monotonic() - started
@@ -573,8 +574,9 @@ def consume_and_store(consumer, connection, args):
     try:
         print(f"Table '{TABLE}' now holds {count_users(connection):,} users. Offsets stored with them: "
               f"{offsets_text(stored_offsets(connection, args.topic))}; the next run continues from there.")
-    except KeyboardInterrupt:
-        print("Stopped by a second Ctrl-C before the table was counted; what is stored above stays stored.")
+    except KeyboardInterrupt as again:
+        print(f"Stopped by a second {helpers.stopped_by(again)} before the table was counted; what is stored above "
+              f"stays stored.")
         return 130
     return 0
 
@@ -614,8 +616,8 @@ def offset_or_none(offset):
 def main(argv=None):
     args = parse_args(argv)
     helpers.configure_logging(args.verbose)
-    # `docker stop` and `kill` send SIGTERM: stop as cleanly as on Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # `docker stop` and `kill` send SIGTERM: stop as cleanly as on Ctrl-C (the last line says which it was).
+    signal.signal(signal.SIGTERM, helpers.raise_terminated)
     try:
         config = {**kafka_settings.connection_settings(args, "kit-store-users"), **CONSUMER_CONFIG}
         connection, description, db_error = open_database(args.db)

@@ -375,6 +375,20 @@ def test_second_ctrl_c_during_the_summary_says_what_happened(bootstrap, pg_db):
     assert copy.lines[-1] == last, copy.text
 
 
+def test_sigterm_before_reading_names_sigterm(bootstrap, pg_db):
+    """`docker stop` or `kill` while the copy is still starting: the one line names SIGTERM, not Ctrl-C."""
+    db = pg_db
+    topic = create_topic(bootstrap, unique_name("store-term-early"))
+    with pg_connect(db) as other:  # a copy creating the tables holds this lock: the new copy waits for it
+        other.execute("SELECT pg_advisory_xact_lock(hashtext('store_users.py create tables'))")
+        copy = start_script("store_users.py", "--topic", topic, "--db", db, bootstrap=bootstrap)
+        wait_until(lambda: backends_waiting_for_a_lock(db, "%pg_advisory_xact_lock%"), 30, lambda: copy.text)
+        copy.signal(signal.SIGTERM)
+        code = copy.wait(30)
+    assert code == 130, copy.text
+    assert copy.lines == ["Stopped by SIGTERM before reading anything."], copy.text
+
+
 # A commit that takes 30 s: a deferred trigger sleeps in it. On the copy's SIGTERM, psycopg cancels the query; the
 # trigger then lets the commit go through, or fails it. PostgreSQL answers one cancel request with two SIGINTs, to
 # the backend and to its process group (postmaster.c, signal_child()): when the backend has caught the first before
@@ -415,11 +429,11 @@ def test_sigterm_during_commit_says_whether_the_batch_was_stored(bootstrap, pg_d
     offsets = stored_offsets(db, topic)
     if commit_goes_through:
         assert offsets == {0: 30}, copy.text
-        assert ("Stopped by Ctrl-C while committing a batch: the commit had gone through, so the batch is stored "
+        assert ("Stopped by SIGTERM while committing a batch: the commit had gone through, so the batch is stored "
                 "and is not read again.") in copy.lines, copy.text
         assert "Stored 30 users from 30 records" in copy.text, copy.text
     else:
         assert offsets == {0: 20}, copy.text
-        assert ("Stopped by Ctrl-C; the batch in progress (if any) was rolled back and is read again next time."
+        assert ("Stopped by SIGTERM; the batch in progress (if any) was rolled back and is read again next time."
                 in copy.lines), copy.text
         assert "Stored 20 users from 20 records" in copy.text, copy.text
