@@ -309,9 +309,16 @@ def store_batch(connection, topic, rows, expected, next_offsets):
             raise LockWaitTooLong() from None
         raise
     except BaseException:
-        connection.rollback()  # e.g. Ctrl-C halfway: nothing of this batch is kept, it is read again next time
+        # e.g. Ctrl-C halfway: nothing of this batch is kept, it is read again next time. If PostgreSQL did not end
+        # the interrupted statement within 5 s of the cancel, psycopg has closed the connection: nothing to roll back.
+        if not connection_closed(connection):
+            connection.rollback()
         raise
     return None
+
+
+def connection_closed(connection):
+    return not is_sqlite(connection) and connection.closed
 
 
 # --------------------------------------------------------------------------
@@ -571,6 +578,10 @@ def consume_and_store(consumer, connection, args):
     if conflicts:
         print(f"{conflicts} batch(es) rolled back because another copy had stored them first.")
     print(stop_reason, flush=True)
+    if connection_closed(connection):  # the commit a Ctrl-C interrupted did not end in time (see store_batch)
+        print(f"Table '{TABLE}' not counted: the connection to the database was closed because it did not end the "
+              f"interrupted commit within 5 s.")
+        return 0
     try:
         print(f"Table '{TABLE}' now holds {count_users(connection):,} users. Offsets stored with them: "
               f"{offsets_text(stored_offsets(connection, args.topic))}; the next run continues from there.")

@@ -405,6 +405,7 @@ EXCEPTION WHEN query_canceled THEN
     EXCEPTION WHEN query_canceled THEN
         NULL;
     END;
+    PERFORM pg_sleep({busy_after_cancel});  -- a server that takes this long to end the commit after the cancel
     IF {finish_on_cancel} THEN RETURN NULL; END IF;  -- the commit goes through despite the cancel
     RAISE;
 END $$;
@@ -418,7 +419,8 @@ def test_sigterm_during_commit_says_whether_the_batch_was_stored(bootstrap, pg_d
     db = pg_db
     topic, copy = copy_that_stored(bootstrap, db, "store-term", 20)
     with pg_connect(db, autocommit=True) as connection:
-        connection.execute(SLOW_COMMIT.format(finish_on_cancel="TRUE" if commit_goes_through else "FALSE"))
+        connection.execute(SLOW_COMMIT.format(finish_on_cancel="TRUE" if commit_goes_through else "FALSE",
+                                              busy_after_cancel=0))
     send_users(bootstrap, topic, 10)
     # The deferred trigger runs at COMMIT: the copy is inside commit() while the server sleeps.
     wait_until(lambda: query(db, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'"), 60,
@@ -437,3 +439,26 @@ def test_sigterm_during_commit_says_whether_the_batch_was_stored(bootstrap, pg_d
         assert ("Stopped by SIGTERM; the batch in progress (if any) was rolled back and is read again next time."
                 in copy.lines), copy.text
         assert "Stored 20 users from 20 records" in copy.text, copy.text
+
+
+def test_sigterm_during_a_commit_the_server_does_not_end_says_the_outcome_is_unknown(bootstrap, pg_db):
+    """PostgreSQL still busy with the commit 5 s after psycopg's cancel: psycopg then closes the connection. The copy
+    says it cannot know whether the batch was stored (the commit may still go through), not "connection is closed"."""
+    db = pg_db
+    topic, copy = copy_that_stored(bootstrap, db, "store-term-busy", 20)
+    with pg_connect(db, autocommit=True) as connection:
+        connection.execute(SLOW_COMMIT.format(finish_on_cancel="TRUE", busy_after_cancel=6))
+    send_users(bootstrap, topic, 10)
+    wait_until(lambda: query(db, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'"), 60,
+               lambda: copy.text)
+    copy.signal(signal.SIGTERM)
+    assert copy.wait(30) == 0, copy.text
+    assert "Traceback" not in copy.text and "error:" not in copy.text, copy.text
+    assert copy.lines[-3:] == [
+        "Stored 20 users from 20 records" + copy.lines[-3].split(" records", 1)[1],
+        "Stopped by SIGTERM while committing a batch, and the database did not say whether the commit went "
+        "through; the next run continues from the stored offsets either way.",
+        f"Table '{TABLE}' not counted: the connection to the database was closed because it did not end the "
+        f"interrupted commit within 5 s."], copy.text
+    # The server ended the commit after the copy had gone: here it went through.
+    wait_until(lambda: stored_offsets(db, topic) == {0: 30}, 30, lambda: str(stored_offsets(db, topic)))
