@@ -309,9 +309,16 @@ def store_batch(connection, topic, rows, expected, next_offsets):
             raise LockWaitTooLong() from None
         raise
     except BaseException:
-        connection.rollback()  # e.g. Ctrl-C halfway: nothing of this batch is kept, it is read again next time
+        # e.g. Ctrl-C halfway: nothing of this batch is kept, it is read again next time. If PostgreSQL did not end
+        # the interrupted statement within 5 s of the cancel, psycopg has closed the connection: nothing to roll back.
+        if not connection_closed(connection):
+            connection.rollback()
         raise
     return None
+
+
+def connection_closed(connection):
+    return not is_sqlite(connection) and connection.closed
 
 
 # --------------------------------------------------------------------------
@@ -549,18 +556,19 @@ def consume_and_store(consumer, connection, args):
                 stop_reason = f"Reached --max-messages {args.max_messages}."
             elif args.timeout and time.monotonic() - last_record_at >= args.timeout:
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
-    except KeyboardInterrupt:
-        stop_reason = "Stopped by Ctrl-C; the batch in progress (if any) was rolled back and is read again next time."
+    except KeyboardInterrupt as stop:
+        how = helpers.stopped_by(stop)  # Ctrl-C, or SIGTERM from `docker stop` or `kill`
+        stop_reason = f"Stopped by {how}; the batch in progress (if any) was rolled back and is read again next time."
         if in_flight is not None:  # the Ctrl-C (or SIGTERM) may have landed after the commit went through
             next_offsets, batch_rows, batch_bad = in_flight
             outcome = batch_outcome(connection, args.topic, next_offsets)
             if outcome == "stored":
                 received, stored, bad = received + batch_rows + batch_bad, stored + batch_rows, bad + batch_bad
-                stop_reason = ("Stopped by Ctrl-C while committing a batch: the commit had gone through, so the "
-                               "batch is stored and is not read again.")
+                stop_reason = (f"Stopped by {how} while committing a batch: the commit had gone through, so the "
+                               f"batch is stored and is not read again.")
             elif outcome == "unknown":
-                stop_reason = ("Stopped by Ctrl-C while committing a batch, and the database did not say whether "
-                               "the commit went through; the next run continues from the stored offsets either way.")
+                stop_reason = (f"Stopped by {how} while committing a batch, and the database did not say whether "
+                               f"the commit went through; the next run continues from the stored offsets either way.")
     finally:
         assignments.stopping = True  # close() revokes our partitions; no need to announce that
     seconds = time.monotonic() - started
@@ -570,11 +578,16 @@ def consume_and_store(consumer, connection, args):
     if conflicts:
         print(f"{conflicts} batch(es) rolled back because another copy had stored them first.")
     print(stop_reason, flush=True)
+    if connection_closed(connection):  # the commit a Ctrl-C interrupted did not end in time (see store_batch)
+        print(f"Table '{TABLE}' not counted: the connection to the database was closed because it did not end the "
+              f"interrupted commit within 5 s.")
+        return 0
     try:
         print(f"Table '{TABLE}' now holds {count_users(connection):,} users. Offsets stored with them: "
               f"{offsets_text(stored_offsets(connection, args.topic))}; the next run continues from there.")
-    except KeyboardInterrupt:
-        print("Stopped by a second Ctrl-C before the table was counted; what is stored above stays stored.")
+    except KeyboardInterrupt as again:
+        print(f"Stopped by a second {helpers.stopped_by(again)} before the table was counted; what is stored above "
+              f"stays stored.")
         return 130
     return 0
 
@@ -614,8 +627,8 @@ def offset_or_none(offset):
 def main(argv=None):
     args = parse_args(argv)
     helpers.configure_logging(args.verbose)
-    # `docker stop` and `kill` send SIGTERM: stop as cleanly as on Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # `docker stop` and `kill` send SIGTERM: stop as cleanly as on Ctrl-C (the last line says which it was).
+    signal.signal(signal.SIGTERM, helpers.raise_terminated)
     try:
         config = {**kafka_settings.connection_settings(args, "kit-store-users"), **CONSUMER_CONFIG}
         connection, description, db_error = open_database(args.db)

@@ -36,7 +36,18 @@ from helpers.cli import (
     topic_name,
 )
 from helpers.errors import describe_failure, fail, topic_missing, transactions_not_ready
-from helpers.output import Progress, Tally, key_text, print_line, raw_preview, run, summary_line
+from helpers.output import (
+    Progress,
+    Tally,
+    Terminated,
+    key_text,
+    print_line,
+    raise_terminated,
+    raw_preview,
+    run,
+    stopped_by,
+    summary_line,
+)
 from helpers.passwords import configure_logging
 from helpers.processing import (
     RestoreNews,
@@ -69,6 +80,7 @@ __all__ = [
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_object",
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
+    "Terminated", "raise_terminated", "stopped_by",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
     "transactions_not_ready",
     "Stopper", "bad_user_reason", "batch_line", "counts_line", "dlq_headers", "ensure_topic", "next_offsets",

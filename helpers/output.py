@@ -76,22 +76,37 @@ class Progress:
         return time.monotonic() - self.started
 
 
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM (`docker stop`, `kill`). It is a KeyboardInterrupt, so it stops a script as cleanly as Ctrl-C;
+    a script that says what stopped it can tell the two apart with stopped_by()."""
+
+
+def raise_terminated(signum, frame):
+    raise Terminated
+
+
+def stopped_by(interrupt):
+    """'SIGTERM' or 'Ctrl-C': what the KeyboardInterrupt came from, for a line that says so."""
+    return "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C"
+
+
 def run(main, on_ctrl_c="Interrupted.", ctrl_c_status=130):
     """A script's `__main__`: exit with main()'s status.
 
-    `docker stop` and `kill` send SIGTERM: it becomes a KeyboardInterrupt, as Ctrl-C does, so every script
-    stops cleanly. SIGINT is set too, because a shell ignores it for a script started in the background (&).
+    `docker stop` and `kill` send SIGTERM: it becomes a KeyboardInterrupt (Terminated), as Ctrl-C does, so every
+    script stops cleanly; on_ctrl_c then names SIGTERM instead of Ctrl-C. SIGINT is set too, because a shell
+    ignores it for a script started in the background (&).
     """
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, raise_terminated)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.exit(main())
     except UsageError as error:  # bad input found after parsing, e.g. a KAFKA_* variable
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if on_ctrl_c:
-            print(on_ctrl_c, file=sys.stderr)
+            print(on_ctrl_c.replace("Ctrl-C", stopped_by(stop)), file=sys.stderr)
         sys.exit(ctrl_c_status)
     except BrokenPipeError:  # output piped into a command that stopped reading, e.g. `| head`
         # Send what Python still flushes at exit nowhere, instead of a second error.

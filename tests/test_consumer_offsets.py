@@ -5,6 +5,7 @@ kafka-python client."""
 
 from kafka import KafkaConsumer, TopicPartition
 from support import end_offsets, run_script, unique_name
+from test_watch_lag import table_rows
 
 
 def committed_offsets(bootstrap, group, topic):
@@ -30,6 +31,10 @@ def test_a_group_caught_up_after_transactions_is_committed_at_the_end_of_the_log
                         bootstrap=bootstrap)
     assert result.returncode == 0, result
     assert len([line for line in result.lines if line.startswith("Data Received")]) == 2, result
+    # What the learner sees: watch_lag.py shows the group caught up, lag 0 (docs/transactions.md's steps).
+    lag = run_script("watch_lag.py", "--topic", topic, "--group", group, bootstrap=bootstrap)
+    assert lag.returncode == 0, lag
+    assert table_rows(lag.stdout) == {"0": (7, 7, 0), "total": (7, 7, 0)}, lag
     assert committed_offsets(bootstrap, group, topic) == {0: 7}, "the group is caught up: nothing is left to read"
 
 

@@ -90,6 +90,28 @@ def test_a_record_the_broker_refuses_aborts_the_transaction(bootstrap):
     assert transaction_state(bootstrap, topic) == "CompleteAbort"
 
 
+def test_a_failed_transaction_is_aborted_so_read_committed_readers_see_what_comes_after_it(bootstrap):
+    """Issue 18, item 4: a transaction that failed half-way, with some of its records already in the log, must be
+    aborted. Left open, read_committed readers of that partition stop at its first record (the last stable offset)
+    until the broker's 60 s timeout, and say "No new records" although records follow."""
+    # The script's users 1 and 2 go to partitions 0 and 1 of two, each alone in a batch of 134 and 132 bytes: the
+    # topic takes user 2's and refuses user 1's.
+    topic = create_topic(bootstrap, unique_name("tx-half"), partitions=2, configs={"max.message.bytes": "132"})
+    failed = run_script("transactional_producer.py", "--topic", topic, "--count", 2, bootstrap=bootstrap)
+    assert failed.returncode == 1, failed
+    after = run_script("producer.py", "--topic", topic, "--name", "user-0000002", "--profession", "Nurse",
+                       bootstrap=bootstrap)  # the same key: partition 1, after the failed transaction's record
+    assert after.returncode == 0 and " partition 1 " in after.stdout, after
+
+    reader = run_script("consumer.py", "--topic", topic, "--group", unique_name("rc"), "--read-committed",
+                        "--timeout", 3, bootstrap=bootstrap)
+    assert reader.returncode == 0, reader
+    assert received(reader) == [(2, "user-0000002")], reader  # offset 0: the aborted record, 1: its abort marker
+    assert failed.err_lines[-1].startswith("error: the broker answered MESSAGE_SIZE_TOO_LARGE") and \
+        failed.err_lines[-1].endswith("Transaction aborted: read_committed consumers never see any of its records."), \
+        failed
+
+
 @pytest.fixture(scope="module")
 def proxied_stack(stack_factory):
     """A private broker that clients reach only through a HoldingProxy: (proxy, the proxy's host:port)."""
