@@ -11,6 +11,7 @@ sent as they arrive, and a bad line stops the script there, once the broker has 
 every record before it. The exit status is 0 only when the broker has acknowledged every record.
 """
 
+import collections
 import json
 import time
 
@@ -137,12 +138,19 @@ def send_all(producer, args, deliveries, as_written, print_each):
             ctrl_c.check()  # ...and takes effect here
             if print_each:
                 deliveries.to_print.append((future, key, record))
-            elif deliveries.sent % 1000 == 0 and deliveries.progress.due():
-                deliveries.progress.show(deliveries.progress_line())
+            elif deliveries.sent % 1000 == 0:
+                deliveries.count_answers()
+                if deliveries.progress.due():
+                    deliveries.progress.show(deliveries.progress_line())
 
 
 class Deliveries:
-    """What was sent and what the broker acknowledged. The callbacks run on kafka-python's I/O thread."""
+    """What was sent and what the broker acknowledged.
+
+    Each record's future waits in `waiting`, oldest first, until this thread counts the broker's answer. Not a
+    callback per record: those run on kafka-python's I/O thread, beside its own work, and cost a fifth of the
+    throughput (docs/benchmark.md).
+    """
 
     def __init__(self, total, source):
         self.total = total  # None for a pipe
@@ -151,23 +159,40 @@ class Deliveries:
         self.first_error = None
         self.offsets = {}  # partition -> [first offset, last offset]
         self.to_print = []  # (future, key, record) of a small file, printed in order at the end
+        self.waiting = collections.deque()  # the futures of records the broker has not answered for, oldest first
         self.progress = helpers.Progress()
 
     def send(self, producer, topic, key, value):
         self.sent += 1  # counted first: a record whose send() fails is accounted for as not acknowledged
         self.sent_bytes += len(value)
         future = producer.send(topic, key=key, value=value)
-        return future.add_callback(self.on_success).add_errback(self.on_error)
+        self.waiting.append(future)
+        return future
 
-    def on_success(self, metadata):  # once per record: kept cheap
-        self.acknowledged += 1
-        self.acknowledged_bytes += metadata.serialized_value_size
-        span = self.offsets.setdefault(metadata.partition, [metadata.offset, metadata.offset])
-        span[0], span[1] = min(span[0], metadata.offset), max(span[1], metadata.offset)
+    def count_answers(self, everywhere=False):
+        """Count the broker's answers that have come: from the oldest record on, until one is still waiting, or
+        with everywhere=True all of them (partitions answer in their own order). Returns how many still wait.
 
-    def on_error(self, error):
-        self.failed += 1
-        self.first_error = self.first_error or error
+        A future leaves the queue before it is counted: a Ctrl-C in between leaves one answered record counted
+        as not acknowledged, which the report may say (it may or may not be stored), never the reverse."""
+        for _ in range(len(self.waiting)):
+            future = self.waiting[0]
+            if not future.is_done:
+                if not everywhere:
+                    break
+                self.waiting.rotate(-1)  # to the back of the queue: its partition has not answered yet
+                continue
+            self.waiting.popleft()
+            if future.exception is not None:
+                self.failed += 1
+                self.first_error = self.first_error or future.exception
+                continue
+            metadata = future.value
+            self.acknowledged += 1
+            self.acknowledged_bytes += metadata.serialized_value_size
+            span = self.offsets.setdefault(metadata.partition, [metadata.offset, metadata.offset])
+            span[0], span[1] = min(span[0], metadata.offset), max(span[1], metadata.offset)
+        return len(self.waiting)
 
     def progress_line(self):
         total = "" if self.total is None else f"/{self.total:,}"
@@ -180,7 +205,7 @@ class Deliveries:
         broker stays down, instead of failing the records after the delivery timeout.
         """
         deadline = time.monotonic() + seconds
-        while self.acknowledged + self.failed < self.sent and time.monotonic() < deadline:
+        while self.count_answers(everywhere=True) and time.monotonic() < deadline:
             if not quiet and not self.to_print and self.progress.due():
                 self.progress.show(self.progress_line())
             time.sleep(0.02)
@@ -194,6 +219,7 @@ class Deliveries:
 
     def report(self, args, stopped_by):
         """Print what happened to every record; returns the exit status."""
+        self.count_answers(everywhere=True)  # the answers that came while the producer was closing
         for future, key, record in self.to_print:
             if future.succeeded():
                 meta = future.value
