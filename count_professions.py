@@ -28,6 +28,7 @@ CONSUMER_CONFIG = {
     # (5 minutes by default). A batch, restore included, takes far less.
     "max_poll_interval_ms": 30000,
     "max_poll_records": 500,  # one batch, one transaction
+    "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
 
 
@@ -73,7 +74,7 @@ def count(consumer, producer, news, settings, args):
             except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
                 producer, line = helpers.recover(producer, error, lambda: route_users.new_producer(settings, args))
                 print(line, flush=True)
-                helpers.rewind(consumer)
+                helpers.rewind(consumer, error)
                 restore(consumer, set(consumer.assignment()), counts, settings, args)  # drop the uncommitted counts
                 continue
             print(line, flush=True)

@@ -61,6 +61,7 @@ from helpers.transactions import (
     end_after_ctrl_c,
     end_after_error,
     init_transactions,
+    send_offsets_to_transaction,
 )
 from helpers.workarounds import AssignmentNews, SendsFinishBeforeCtrlC, close_producer
 
@@ -70,8 +71,8 @@ __all__ = [
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
-    "transactions_not_ready",
+    "send_offsets_to_transaction", "transactions_not_ready",
     "Stopper", "bad_user_reason", "batch_line", "counts_line", "dlq_headers", "ensure_topic", "next_offsets",
-    "partition_count", "recover", "restore_counts", "rewind", "test_pause", "RestoreNews", "add_stage_arguments",
-    "starting_line",
+    "partition_count", "recover", "restore_counts", "rewind", "test_pause",
+    "RestoreNews", "add_stage_arguments", "starting_line",
 ]

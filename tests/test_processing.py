@@ -292,3 +292,41 @@ def test_kill_9_between_the_sends_and_the_commit(bootstrap, mode):
         assert all(counts[p] >= truth[p] for p in truth), (counts, truth)
         assert sum(counts.values()) > sum(truth.values()), "the batch before the kill is counted twice"
         assert [b[3] for b in batches(again.lines)] == ["offsets committed"] * len(batches(again.lines))
+
+
+@pytest.fixture
+def own_broker(stack_factory):
+    """A broker of the test's own, to stop and start: the session's broker is shared with other tests."""
+    # One partition for each internal topic (50 by default): the first transaction, and their reload after the
+    # restart, are quicker.
+    stack = stack_factory.start(extra_properties={"offsets.topic.num.partitions": 1,
+                                                  "transaction.state.log.num.partitions": 1})
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.slow
+def test_both_stages_survive_a_broker_restart_mid_transaction(own_broker):
+    pipeline = Pipeline(own_broker.bootstrap)
+    pipeline.send_bad()
+    pipeline.send_users(1000)
+    run_stage(pipeline, pipeline.route_args("--max-messages", 1050))  # input for count_professions.py
+    pipeline.send_users(1000)
+    # Each stage pauses in its first batch with its transaction open (records sent, offsets not committed),
+    # and the broker stops meanwhile: the commit reaches a broker that is going away or gone.
+    route = start_stage(pipeline, pipeline.route_args(), KIT_TEST_PAUSE_BEFORE_COMMIT=1)
+    count = start_stage(pipeline, pipeline.count_args(), KIT_TEST_PAUSE_BEFORE_COMMIT=1)
+    try:
+        route.wait_for(PAUSED, timeout=60)
+        count.wait_for(PAUSED, timeout=60)
+        own_broker.stop_broker(0)
+        process, log = own_broker.start_broker(0)
+        own_broker.wait_for_broker(process, log, 0)
+        pipeline.send_users(1000)  # after the restart: the stages go on by themselves
+        counts = pipeline.wait_for_counts(len(pipeline.good), timeout=90)
+        assert sum(counts.values()) == len(pipeline.good), (counts, route.text, count.text)
+        print(f"route_users.py said:\n{route.text}\ncount_professions.py said:\n{count.text}")
+    finally:
+        stopped = stop(route, count)
+    assert_clean_exit(stopped)
+    pipeline.assert_exact()
