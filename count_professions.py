@@ -23,10 +23,11 @@ CONSUMER_CONFIG = {
     "auto_offset_reset": "earliest",  # a new group counts every user from the oldest one
     "enable_auto_commit": False,  # the offsets are committed with the counts, in the transaction
     "isolation_level": "read_committed",  # never count a user whose routing was aborted
+    # The same waits after kill -9 as in route_users.py, bounded the same way (see its CONSUMER_CONFIG).
     "session_timeout_ms": 10000,  # a copy killed with kill -9 loses its partitions after 10 s
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up this long at most
     # (5 minutes by default). A batch, restore included, takes far less.
-    "max_poll_interval_ms": 30000,
+    "max_poll_interval_ms": 15000,
     "max_poll_records": 500,  # one batch, one transaction
     "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }

@@ -20,10 +20,12 @@ CONSUMER_CONFIG = {
     "auto_offset_reset": "earliest",  # a new group starts at the oldest user
     "enable_auto_commit": False,  # the offsets are committed with the outputs, in the transaction
     "isolation_level": "read_committed",  # never route a user from a transaction that was aborted
+    # A restart after kill -9 must resume within 30 s, start-up included. Three waits stand in its way, each
+    # bounded here: the dead copy's membership, a rebalance it was part of, and its open transaction.
     "session_timeout_ms": 10000,  # a copy killed with kill -9 loses its partitions after 10 s
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up for this long at most
-    # (5 minutes by default). One batch is handled well within it.
-    "max_poll_interval_ms": 30000,
+    # (5 minutes by default). One batch takes well under a second, so 15 s still leaves room for a slow one.
+    "max_poll_interval_ms": 15000,
     "max_poll_records": 500,  # one batch, one transaction
     "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
@@ -32,9 +34,10 @@ PRODUCER_CONFIG = {
     "enable_idempotence": True,  # transactions build on the idempotent producer
     "linger_ms": 20,
     "max_block_ms": 10000,  # a broker that does not answer fails a step within 10 s
-    # The broker aborts a transaction left open this long (60 s by default): a copy killed mid-batch stalls
-    # read_committed readers of the outputs for 15 s at most.
-    "transaction_timeout_ms": 15000,
+    # The broker aborts a transaction left open this long (60 s by default), checking every 10 s: a copy killed
+    # mid-batch holds up read_committed readers of the outputs, and the fetch of its group's offsets by the copy
+    # that takes over, for 20 s at most. A batch's transaction is open for well under a second.
+    "transaction_timeout_ms": 10000,
     "reconnect_backoff_max_ms": 1000,  # as for the consumer: back within a second of the broker
 }
 OUTPUT_PARTITIONS = 3  # count_professions.py can run as up to 3 copies
