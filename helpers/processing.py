@@ -86,6 +86,10 @@ def dlq_headers(reason, record):
             ("source.partition", str(record.partition).encode()), ("source.offset", str(record.offset).encode())]
 
 
+# What json.loads() returned, in JSON's own words: a reason says "a JSON array", not "a JSON list".
+JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
 def bad_user_reason(value):
     """(user, None) for a JSON object with a string "profession", else (None, why it cannot be routed)."""
     try:
@@ -93,7 +97,7 @@ def bad_user_reason(value):
     except (TypeError, UnicodeDecodeError, ValueError):
         return None, "not JSON" if value is not None else "no value (tombstone)"
     if not isinstance(user, dict):
-        return None, f"not a JSON object (a JSON {type(user).__name__})"
+        return None, f"not a JSON object (a JSON {JSON_KINDS[type(user)]})"
     if not isinstance(user.get("profession"), str) or not user["profession"]:
         return None, "no profession"
     return user, None
