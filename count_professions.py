@@ -28,7 +28,6 @@ CONSUMER_CONFIG = {
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up this long at most
     # (5 minutes by default). A batch, restore included, takes far less.
     "max_poll_interval_ms": 15000,
-    "max_poll_records": 500,  # one batch, one transaction
     "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
 
@@ -43,7 +42,8 @@ def main(argv=None):
             return helpers.topic_missing(args, suffix=" or run route_users.py first")
         # Partition p of the counts holds the counts of the professions in partition p of the input.
         helpers.ensure_topic(settings, args.output, partitions, compacted=True, exact=True)
-        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group)
+        # One batch, one transaction, as in route_users.py: --batch-size records at most.
+        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group, max_poll_records=args.batch_size)
         producer = route_users.new_producer(settings, args)
     except KafkaError as error:
         return helpers.fail(error, args)

@@ -26,7 +26,6 @@ CONSUMER_CONFIG = {
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up for this long at most
     # (5 minutes by default). One batch takes well under a second, so 15 s still leaves room for a slow one.
     "max_poll_interval_ms": 15000,
-    "max_poll_records": 500,  # one batch, one transaction
     "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
 PRODUCER_CONFIG = {
@@ -53,7 +52,8 @@ def main(argv=None):
             return helpers.topic_missing(args)
         helpers.ensure_topic(settings, args.output, OUTPUT_PARTITIONS)
         helpers.ensure_topic(settings, args.dlq, 1)
-        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group)
+        # One batch, one transaction: --batch-size (500 by default) sets how many records a batch holds at most.
+        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group, max_poll_records=args.batch_size)
         producer = new_producer(settings, args)
     except KafkaError as error:
         return helpers.fail(error, args)

@@ -124,11 +124,13 @@ def test_pause(env=os.environ):
 
 
 def add_stage_arguments(parser, output, output_help, group):
-    """--output, --group, --at-least-once, --max-messages and --timeout, the same in both stages."""
+    """--output, --group, --at-least-once, --batch-size, --max-messages and --timeout, the same in both stages."""
     parser.add_argument("--output", type=topic_name, default=output, help=f"{output_help} (default %(default)s)")
     parser.add_argument("--group", default=group, help="consumer group id (default %(default)s)")
     parser.add_argument("--at-least-once", action="store_true",
                         help="no transactions: send, flush, then commit the offsets (a crash can process twice)")
+    parser.add_argument("--batch-size", type=positive_int, default=500, metavar="N",
+                        help="at most N records per batch, so per transaction (max_poll_records, default %(default)s)")
     parser.add_argument("--max-messages", type=positive_int, metavar="N", help="stop after N records")
     parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
                         help="stop when no record has arrived for this long (waiting for partitions does not count)")
@@ -148,7 +150,10 @@ class Stopper:
         self.started = time.monotonic()
 
     def poll_limit(self):
-        return self.args.max_messages - self.records if self.args.max_messages else None
+        """poll()'s max_records: --batch-size, or fewer if --max-messages is nearer (a larger one would win)."""
+        if self.args.max_messages:
+            return min(self.args.batch_size, self.args.max_messages - self.records)
+        return self.args.batch_size
 
     def saw(self, count, news=False):
         self.records += count
