@@ -23,11 +23,12 @@ CONSUMER_CONFIG = {
     "auto_offset_reset": "earliest",  # a new group counts every user from the oldest one
     "enable_auto_commit": False,  # the offsets are committed with the counts, in the transaction
     "isolation_level": "read_committed",  # never count a user whose routing was aborted
+    # The same waits after kill -9 as in route_users.py, bounded the same way (see its CONSUMER_CONFIG).
     "session_timeout_ms": 10000,  # a copy killed with kill -9 loses its partitions after 10 s
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up this long at most
     # (5 minutes by default). A batch, restore included, takes far less.
-    "max_poll_interval_ms": 30000,
-    "max_poll_records": 500,  # one batch, one transaction
+    "max_poll_interval_ms": 15000,
+    "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
 
 
@@ -41,7 +42,8 @@ def main(argv=None):
             return helpers.topic_missing(args, suffix=" or run route_users.py first")
         # Partition p of the counts holds the counts of the professions in partition p of the input.
         helpers.ensure_topic(settings, args.output, partitions, compacted=True, exact=True)
-        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group)
+        # One batch, one transaction, as in route_users.py: --batch-size records at most.
+        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group, max_poll_records=args.batch_size)
         producer = route_users.new_producer(settings, args)
     except KafkaError as error:
         return helpers.fail(error, args)
@@ -73,7 +75,7 @@ def count(consumer, producer, news, settings, args):
             except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
                 producer, line = helpers.recover(producer, error, lambda: route_users.new_producer(settings, args))
                 print(line, flush=True)
-                helpers.rewind(consumer)
+                helpers.rewind(consumer, error)
                 restore(consumer, set(consumer.assignment()), counts, settings, args)  # drop the uncommitted counts
                 continue
             print(line, flush=True)

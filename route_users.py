@@ -20,20 +20,24 @@ CONSUMER_CONFIG = {
     "auto_offset_reset": "earliest",  # a new group starts at the oldest user
     "enable_auto_commit": False,  # the offsets are committed with the outputs, in the transaction
     "isolation_level": "read_committed",  # never route a user from a transaction that was aborted
+    # A restart after kill -9 must resume within 30 s, start-up included. Three waits stand in its way, each
+    # bounded here: the dead copy's membership, a rebalance it was part of, and its open transaction.
     "session_timeout_ms": 10000,  # a copy killed with kill -9 loses its partitions after 10 s
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up for this long at most
-    # (5 minutes by default). One batch is handled well within it.
-    "max_poll_interval_ms": 30000,
-    "max_poll_records": 500,  # one batch, one transaction
+    # (5 minutes by default). One batch takes well under a second, so 15 s still leaves room for a slow one.
+    "max_poll_interval_ms": 15000,
+    "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
 PRODUCER_CONFIG = {
     "acks": "all",  # transactions need every in-sync replica to confirm
     "enable_idempotence": True,  # transactions build on the idempotent producer
     "linger_ms": 20,
     "max_block_ms": 10000,  # a broker that does not answer fails a step within 10 s
-    # The broker aborts a transaction left open this long (60 s by default): a copy killed mid-batch stalls
-    # read_committed readers of the outputs for 15 s at most.
-    "transaction_timeout_ms": 15000,
+    # The broker aborts a transaction left open this long (60 s by default), checking every 10 s: a copy killed
+    # mid-batch holds up read_committed readers of the outputs, and the fetch of its group's offsets by the copy
+    # that takes over, for 20 s at most. A batch's transaction is open for well under a second.
+    "transaction_timeout_ms": 10000,
+    "reconnect_backoff_max_ms": 1000,  # as for the consumer: back within a second of the broker
 }
 OUTPUT_PARTITIONS = 3  # count_professions.py can run as up to 3 copies
 TRANSACTIONS_READY_SECONDS = 30
@@ -48,7 +52,8 @@ def main(argv=None):
             return helpers.topic_missing(args)
         helpers.ensure_topic(settings, args.output, OUTPUT_PARTITIONS)
         helpers.ensure_topic(settings, args.dlq, 1)
-        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group)
+        # One batch, one transaction: --batch-size (500 by default) sets how many records a batch holds at most.
+        consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group, max_poll_records=args.batch_size)
         producer = new_producer(settings, args)
     except KafkaError as error:
         return helpers.fail(error, args)
@@ -71,7 +76,11 @@ def new_producer(settings, args):
     # Unique per running copy: two copies share the group, and the broker fences a stale one through
     # consumer.group_metadata() (KIP-447), not through a shared transactional id.
     producer = KafkaProducer(**settings, **PRODUCER_CONFIG, transactional_id=f"{args.group}-{uuid.uuid4().hex[:12]}")
-    helpers.init_transactions(producer, TRANSACTIONS_READY_SECONDS)
+    try:
+        helpers.init_transactions(producer, TRANSACTIONS_READY_SECONDS)
+    except KafkaError:
+        helpers.close_producer(producer)  # while Kafka is away the stage tries again: leave no thread behind
+        raise
     return producer
 
 
@@ -87,7 +96,7 @@ def route(consumer, producer, news, settings, args):
                 line = write_batch(producer, consumer, batch, args, totals)
             except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
                 producer, line = helpers.recover(producer, error, lambda: new_producer(settings, args))
-                helpers.rewind(consumer)
+                helpers.rewind(consumer, error)
             print(line, flush=True)
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C."  # the open transaction, if any, is aborted by close() or the broker
@@ -132,7 +141,8 @@ def commit_batch(producer, consumer, batch, at_least_once):
     helpers.test_pause()
     # The offsets are written by the transaction too: they count only if it commits. The group metadata
     # lets the broker refuse them from a copy that lost its partitions in a rebalance (it is fenced).
-    producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+    # (helpers' versions of send_offsets_to_transaction and commit_transaction give up after max_block_ms.)
+    helpers.send_offsets_to_transaction(producer, offsets, consumer.group_metadata())
     helpers.commit_transaction(producer)  # outputs and offsets become visible together
     return "committed"
 

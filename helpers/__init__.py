@@ -72,6 +72,7 @@ from helpers.transactions import (
     end_after_ctrl_c,
     end_after_error,
     init_transactions,
+    send_offsets_to_transaction,
 )
 from helpers.workarounds import AssignmentNews, SendsFinishBeforeCtrlC, close_producer
 
@@ -82,8 +83,8 @@ __all__ = [
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
     "Terminated", "raise_terminated", "stopped_by",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
-    "transactions_not_ready",
+    "send_offsets_to_transaction", "transactions_not_ready",
     "Stopper", "bad_user_reason", "batch_line", "counts_line", "dlq_headers", "ensure_topic", "next_offsets",
-    "partition_count", "recover", "restore_counts", "rewind", "test_pause", "RestoreNews", "add_stage_arguments",
-    "starting_line",
+    "partition_count", "recover", "restore_counts", "rewind", "test_pause",
+    "RestoreNews", "add_stage_arguments", "starting_line",
 ]

@@ -11,16 +11,17 @@ import time
 
 from helpers.cli import UsageError, positive_int, positive_seconds, topic_name
 from helpers.transactions import abort_transaction
-from helpers.workarounds import AssignmentNews, close_producer
+from helpers.workarounds import AssignmentNews, close_producer, rejoin_group
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
 # Test-only: KIT_TEST_PAUSE_BEFORE_COMMIT=SECONDS makes a stage pause once, in its first batch, after its
 # records are sent and before its offsets are committed, so a test can kill or stop it at exactly that point.
 TEST_PAUSE_VARIABLE = "KIT_TEST_PAUSE_BEFORE_COMMIT"
 RESTORE_POLL_MS = 500
+RETRY_SECONDS = 1  # while Kafka is away: how often a stage tries again
 LEADER_WAIT_SECONDS = 15
 
 
@@ -85,6 +86,10 @@ def dlq_headers(reason, record):
             ("source.partition", str(record.partition).encode()), ("source.offset", str(record.offset).encode())]
 
 
+# What json.loads() returned, in JSON's own words: a reason says "a JSON array", not "a JSON list".
+JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
 def bad_user_reason(value):
     """(user, None) for a JSON object with a string "profession", else (None, why it cannot be routed)."""
     try:
@@ -92,7 +97,7 @@ def bad_user_reason(value):
     except (TypeError, UnicodeDecodeError, ValueError):
         return None, "not JSON" if value is not None else "no value (tombstone)"
     if not isinstance(user, dict):
-        return None, f"not a JSON object (a JSON {type(user).__name__})"
+        return None, f"not a JSON object (a JSON {JSON_KINDS[type(user)]})"
     if not isinstance(user.get("profession"), str) or not user["profession"]:
         return None, "no profession"
     return user, None
@@ -119,11 +124,13 @@ def test_pause(env=os.environ):
 
 
 def add_stage_arguments(parser, output, output_help, group):
-    """--output, --group, --at-least-once, --max-messages and --timeout, the same in both stages."""
+    """--output, --group, --at-least-once, --batch-size, --max-messages and --timeout, the same in both stages."""
     parser.add_argument("--output", type=topic_name, default=output, help=f"{output_help} (default %(default)s)")
     parser.add_argument("--group", default=group, help="consumer group id (default %(default)s)")
     parser.add_argument("--at-least-once", action="store_true",
                         help="no transactions: send, flush, then commit the offsets (a crash can process twice)")
+    parser.add_argument("--batch-size", type=positive_int, default=500, metavar="N",
+                        help="at most N records per batch, so per transaction (max_poll_records, default %(default)s)")
     parser.add_argument("--max-messages", type=positive_int, metavar="N", help="stop after N records")
     parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
                         help="stop when no record has arrived for this long (waiting for partitions does not count)")
@@ -143,7 +150,10 @@ class Stopper:
         self.started = time.monotonic()
 
     def poll_limit(self):
-        return self.args.max_messages - self.records if self.args.max_messages else None
+        """poll()'s max_records: --batch-size, or fewer if --max-messages is nearer (a larger one would win)."""
+        if self.args.max_messages:
+            return min(self.args.batch_size, self.args.max_messages - self.records)
+        return self.args.batch_size
 
     def saw(self, count, news=False):
         self.records += count
@@ -158,8 +168,14 @@ class Stopper:
         return None
 
 
-def rewind(consumer):
-    """After a transaction that did not commit: read again from the group's committed offsets."""
+def rewind(consumer, error):
+    """After a transaction that did not commit: read again from the group's committed offsets.
+
+    If the broker refused the offsets because this copy is no longer the member that owns its partitions
+    (CommitFailedError), it rejoins the group first.
+    """
+    if isinstance(error, CommitFailedError):
+        rejoin_group(consumer)
     for tp in consumer.assignment():
         committed = consumer.committed(tp)
         if committed is None:
@@ -172,7 +188,12 @@ def restore_counts(settings, topic, partitions):
     """The latest count per profession in these partitions of the compacted counts topic, read committed.
 
     Reads each partition from its oldest record to its last stable offset: everything committed so far.
+    While Kafka is away, it tries again until it is back.
     """
+    return while_kafka_is_away(read_counts, settings, topic, partitions)
+
+
+def read_counts(settings, topic, partitions):
     reader = KafkaConsumer(**settings, group_id=None, enable_auto_commit=False, isolation_level="read_committed")
     try:
         assigned = [TopicPartition(topic, p) for p in partitions]
@@ -197,18 +218,48 @@ def counts_line(counts):
 
 
 def recover(producer, error, make_producer):
-    """After a failed transaction: abort it, or replace a producer the broker fenced; the line that says so."""
-    error = producer._transaction_manager.last_error or error
-    text = str(error) if str(error).startswith(type(error).__name__) else f"{type(error).__name__}: {error}"
-    line = f"Transaction failed ({text})"
-    if not producer._transaction_manager.has_fatal_error():
+    """After a failed transaction: abort it, or replace the producer; the line that says which.
+
+    The producer is replaced when the broker fenced it, or did not answer the abort within max_block_ms (it is
+    away): the broker then aborts the old transaction itself after transaction_timeout_ms. While Kafka is
+    away, the new producer is tried again until it is back: a broker restart delays the stage, not stops it.
+    """
+    manager = producer._transaction_manager
+    line = f"Transaction failed ({error_text(manager.last_error or error)})"
+    if not manager.has_fatal_error():
         try:
             abort_transaction(producer)
             return producer, f"{line}: aborted; reading again from the committed offsets"
         except KafkaError:
             pass
+    why = "fenced" if manager.has_fatal_error() else "no answer to the abort"
     close_producer(producer)
-    return make_producer(), f"{line}: fenced, a new producer takes over; reading again from the committed offsets"
+    return (while_kafka_is_away(make_producer),
+            f"{line}: {why}, a new producer takes over; reading again from the committed offsets")
+
+
+def error_text(error):
+    """The error's class name and message, once (some kafka-python errors start their message with the name)."""
+    return str(error) if str(error).startswith(type(error).__name__) else f"{type(error).__name__}: {error}"
+
+
+def while_kafka_is_away(step, *args):
+    """step(*args), tried again for as long as it fails because Kafka does not answer (a retriable error).
+
+    The first failure says so in one line; a Ctrl-C stops the waiting, as it stops the stage.
+    """
+    said = False
+    while True:
+        try:
+            return step(*args)
+        except KafkaError as error:
+            if not error.retriable:
+                raise
+            if not said:
+                print(f"Kafka is not answering ({error_text(error)}): trying again every "
+                      f"{RETRY_SECONDS} s until it is back (Ctrl-C to stop)", flush=True)
+                said = True
+            time.sleep(RETRY_SECONDS)
 
 
 class RestoreNews(AssignmentNews):

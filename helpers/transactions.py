@@ -63,6 +63,20 @@ def abort_transaction(producer):
     _end(producer, ABORTED, producer._transaction_manager.begin_abort)
 
 
+def send_offsets_to_transaction(producer, offsets, group_metadata):
+    """producer.send_offsets_to_transaction(), but a TransactionTimeoutError after max_block_ms without an answer.
+
+    kafka-python 3.0.12 waits for this answer with no time limit, and its sender drops a transactional request
+    for good if the connection to the coordinator fails just as the request goes out (a broker restarting): the
+    wait would then never end.
+    """
+    result = producer._transaction_manager.send_offsets_to_transaction(offsets, group_metadata)
+    producer._sender.wakeup()
+    if not result.wait(timeout_ms=producer.config["max_block_ms"]):
+        raise TransactionTimeoutError(f"the broker did not confirm the offsets within "
+                                      f"{producer.config['max_block_ms'] / 1000:g} s")
+
+
 def _end(producer, outcome, begin):
     result = begin()
     _ending[producer] = (outcome, result, time.monotonic() + producer.config["max_block_ms"] / 1000)

@@ -28,6 +28,17 @@ def close_producer(producer):
             producer._closed = True  # else its __del__ tries again at exit, and prints a traceback
 
 
+def rejoin_group(consumer):
+    """Make the consumer rejoin its group in its next poll().
+
+    kafka-python 3.0.12 has no enforce_rebalance() (Java's KafkaConsumer has, KIP-568). When the broker refuses
+    the offsets of a transaction because this member is unknown or of an old generation (CommitFailedError), the
+    consumer does not know it yet: it keeps fetching, and every batch fails the same way, until a heartbeat tells
+    it. This asks it to rejoin at once, through the coordinator's private flag.
+    """
+    consumer._coordinator.request_rejoin()
+
+
 class SendsFinishBeforeCtrlC:
     """Inside this block a Ctrl-C (or SIGTERM) waits until the send() in progress has returned.
 

@@ -6,6 +6,7 @@ Not a timed assertion: the machine is shared, so only completeness and sanity ar
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,8 @@ FIRST_RECORD = ["ours (consumer.py)", "Java ConsoleConsumer", "ours (producer.py
                 "Java ConsoleProducer, one line"]
 # The two ratios issue 21 asks for, by these names.
 FAIR_RATIOS = ["bulk --file: ours / raw kafka-python, keyed", "consumer: ours / raw kafka-python, printing"]
+PROCESSING = ["route_users.py, exactly once", "route_users.py --at-least-once", "count_professions.py, exactly once",
+              "count_professions.py --at-least-once"]
 KCAT = "kcat -P (stdin)"  # optional: its row is measured when kcat is installed, and said to be skipped when not
 
 
@@ -79,12 +82,33 @@ def test_quick_benchmark_prints_a_complete_table_and_writes_sane_json(tmp_path):
     assert "consumer.py prints a line per record" in table
 
     check_memory_table(report, table)
+    check_processing(report, table)
     view = r["log_view"]  # tools/bench_log_view.py; .ci/run installs Chromium, so CI always measures it
     if "skipped" in view:
         assert os.environ.get("CI") != "true" and "Chromium" in view["skipped"] and "skipped" in table, view
     else:
         assert 0 < view["load_seconds"] < 60 and 0 < view["peak_rss_mib"] < 2048 and "ack to cell" in table, view
         assert view["ack_to_cell_ms"]["p50"] <= view["ack_to_cell_ms"]["p99"] < 10_000, view
+
+
+def check_processing(report, table):
+    """tools/bench_processing.py: both stages in both modes, and route_users.py at each --batch-size."""
+    processing = report["results"]["processing"]
+    count = processing["records"]
+    assert count > 0 and list(processing["stages"]) == PROCESSING
+    for name, figure in processing["stages"].items():
+        assert sane(figure) and sane(figure["cpu_seconds"]), (name, figure)
+        assert figure["batches"] >= math.ceil(count / 500), (name, figure)  # one per poll of 500 at most
+        assert name in table
+    rows = processing["route_users_batch_sizes"]
+    assert len(rows) >= 2 and 500 in [row["batch_size"] for row in rows], rows
+    for row in rows:
+        assert sane(row["exactly_once"]) and sane(row["at_least_once"]), row
+        assert row["transactions"] >= math.ceil(count / row["batch_size"]), row  # each batch is one transaction
+        assert math.isfinite(row["ms_per_transaction"]), row  # exactly once minus at least once: noisy at this size
+        assert re.search(rf"^  {row['batch_size']} +[\d,]+ +[\d,]+ +[\d.]+ +{row['transactions']} ", table, re.M), row
+    for script in ("route_users.py", "count_professions.py"):
+        assert report["ratios"][f"{script}: exactly once / --at-least-once"] > 0
 
 
 def check_memory_table(report, table):

@@ -11,7 +11,8 @@ clients being compared run interleaved, so a noisy neighbour slows all of them a
 from the same run, not absolute numbers across runs.
 
 Each measure lives in a module of its own: bench_throughput.py (records/s), bench_timing.py (latency,
-first record, time to fail), bench_memory.py (sending a big file); the peers are in bench_workers.py,
+first record, time to fail), bench_memory.py (sending a big file), bench_processing.py (the two processing
+stages, exactly once against at least once); the peers are in bench_workers.py,
 process handling in bench_run.py, the table and ratios in bench_report.py. To add a measure, write
 tools/bench_<what>.py with a function measure(bench, workdir) that returns {results key: figures},
 and add one Measure line to MEASURES; give it table_lines(figures) and ratios(figures) functions to
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import bench_log_view
 import bench_memory
+import bench_processing
 import bench_report
 import bench_throughput
 import bench_timing
@@ -61,6 +63,8 @@ MEASURES = [
     Measure("Time to fail", bench_timing.time_to_fail),
     Measure("bulk_producer.py and consumer.py with and without crc32c", bench_throughput.crc32c_variants),
     Measure("Peak memory and records/s sending a big file", bench_memory.memory),
+    Measure("route_users.py and count_professions.py: exactly once against --at-least-once, and --batch-size",
+            bench_processing.bench_measure, bench_processing.table_lines, bench_processing.ratios),
     Measure("log_view.py: page load, peak RSS, ack-to-cell delay", bench_log_view.bench_measure,
             bench_log_view.table_lines),
 ]
