@@ -407,6 +407,11 @@ class FollowAssignments(ConsumerRebalanceListener):
                 self.news.append(f"Group '{self.group}': no partition assigned to this copy (the group has "
                                  f"more copies than the topic has partitions); it waits as a standby")
 
+    def position_again(self, partitions):
+        """The main loop could not read where these partitions stand: it seeks them in its next round."""
+        with self.lock:
+            self.to_position.update(partitions)
+
     def take_news(self):
         """(lines to print, partitions to seek to their stored offsets) since the last call."""
         with self.lock:
@@ -437,6 +442,25 @@ def seek_to_stored(consumer, connection, topic, partitions, positions, announce)
                      else f"offset {offset:,} (stored in the database)")
             print(f"  partition {tp.partition:<3} starts at {where}")
     return stored
+
+
+def seek_to_stored_or_wait(consumer, connection, assignments, topic, partitions, positions, announce):
+    """seek_to_stored() and True; or, when the database stays locked (a SQLite copy frozen in the middle of its
+    commit blocks even reading), say so, try again in the next round, and False: meanwhile these partitions
+    are paused and nothing of them is stored, since where they stand in the database is unknown."""
+    try:
+        seek_to_stored(consumer, connection, topic, partitions, positions, announce)
+        return True
+    except Exception as error:  # sqlite3.OperationalError: database is locked
+        if not is_lock_wait_timeout(error):
+            raise
+        connection.rollback()
+        consumer.pause(*partitions)
+        for tp in partitions:
+            positions.pop(tp.partition, None)
+        assignments.position_again(partitions)
+        print(lock_wait_line(connection), flush=True)
+        return False
 
 
 def check_offsets_within_ends(consumer, topic, partitions, stored):
@@ -506,7 +530,9 @@ def consume_and_store(consumer, connection, args):
             owned = consumer.assignment()
             positions = {p: o for p, o in positions.items() if TopicPartition(args.topic, p) in owned}
             if just_assigned:
-                seek_to_stored(consumer, connection, args.topic, just_assigned, positions, announce=True)
+                if not seek_to_stored_or_wait(consumer, connection, assignments, args.topic, just_assigned,
+                                              positions, announce=True):
+                    last_record_at = time.monotonic()  # busy, not idle: --timeout does not count this
                 sys.stdout.flush()
             records = records_to_store(batch, positions, just_assigned, owned)
             rows, batch_bad, next_offsets = [], 0, {}
@@ -532,7 +558,8 @@ def consume_and_store(consumer, connection, args):
                         connection, _, _ = open_database(args.db)  # the old session is gone: a new one
                     else:
                         print(lock_wait_line(connection), flush=True)
-                    seek_to_stored(consumer, connection, args.topic, owned, positions, announce=False)
+                    seek_to_stored_or_wait(consumer, connection, assignments, args.topic, owned, positions,
+                                           announce=False)
                     last_record_at = time.monotonic()  # busy, not idle: --timeout does not count this
                     continue
                 in_flight = None

@@ -315,13 +315,17 @@ def test_copy_frozen_inside_its_transaction_stops_the_others_only_for_a_bound_po
 @pytest.mark.slow
 def test_sqlite_copies_wait_for_a_held_write_lock_instead_of_exiting(bootstrap, tmp_path):
     """A copy frozen inside its transaction holds SQLite's write lock, as this test's own connection does
-    here for longer than the old 60 s busy timeout: the others wait, say so, and carry on when it is free."""
+    here for longer than the old 60 s busy timeout: the others wait, say so, and carry on when it is free.
+
+    Frozen in the middle of its commit, it holds the exclusive lock, which blocks even reading where the
+    partitions stand (a full run, 2026-12-07: the other copy then exited with 'database is locked'), so
+    that is the lock held here."""
     db = str(tmp_path / "users.db")
     topic = create_topic(bootstrap, unique_name("store-sqlite-lock"))
     copy = start_script("store_users.py", "--topic", topic, "--db", db, "--timeout", 5, bootstrap=bootstrap)
     copy.wait_for(r"assigned partitions \[0\]", timeout=60)
     holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("BEGIN EXCLUSIVE")
     try:
         send_users(bootstrap, topic, 100)
         # A line every 10 s, past the 60 s after which the copies used to give up with "database is locked".
