@@ -43,7 +43,7 @@ def main(argv=None):
     args = parse_args(argv)
     helpers.configure_logging(args.verbose)
     try:
-        total, as_written = count_and_check(args)  # total is None for a pipe: unknown until it ends
+        total = count_and_check(args)  # None for a pipe: unknown until it ends
     except helpers.UsageError as error:
         return helpers.fail(f"{error}; nothing was sent", args, status=2)
     try:
@@ -63,8 +63,7 @@ def main(argv=None):
     stopped_by = None  # None, "Ctrl-C", a UsageError (a bad line in a pipe) or a KafkaError
     try:
         try:
-            send_all(producer, args, deliveries, as_written,
-                     print_each=total is not None and total <= PRINT_EACH_UP_TO)
+            send_all(producer, args, deliveries, print_each=total is not None and total <= PRINT_EACH_UP_TO)
         except (helpers.UsageError, KafkaError) as error:
             stopped_by = error  # the records before it are still waited for, below
         # send() only queues records; now wait for the broker's acknowledgements, bounded (see Deliveries.wait).
@@ -77,10 +76,10 @@ def main(argv=None):
     return deliveries.report(args, stopped_by)
 
 
-def records(args, as_written=False):
+def records(args):
     """(the record's JSON object, its bytes) for each record to send, read one at a time.
 
-    as_written: the checking pass found every line already compact JSON, so a line's own bytes are sent.
+    A line of a file is sent as it is written (without its line break): a consumer reads exactly that line.
     """
     if args.count:
         for number in range(1, args.count + 1):
@@ -90,46 +89,41 @@ def records(args, as_written=False):
         return
     with helpers.read_lines(args.file) as lines:
         for where, line in lines:
-            if as_written:
-                yield helpers.json_object(line, where), line.strip()
-            else:
-                yield helpers.json_record(line, where)
+            yield helpers.json_line(line, where)
 
 
 def count_and_check(args):
-    """(how many records will be sent, whether every line is compact JSON already); a file is checked whole first.
+    """How many records will be sent; a file is checked whole first.
 
-    A pipe can be read only once: (None, False), and its lines are checked as they are sent.
+    A pipe can be read only once: None, and its lines are checked as they are sent.
     """
     if args.count:
-        return args.count, False
+        return args.count
     if helpers.readable_once(args.file):
-        return None, False
+        return None
     count = bad = 0
     problems = []  # the first few only: a file of bad lines must not fill the memory
-    compact = True
     with helpers.read_lines(args.file) as lines:
         for where, line in lines:
             try:
-                _, value = helpers.json_record(line, where)
+                helpers.json_line(line, where)
             except helpers.UsageError as error:
                 bad += 1
                 if bad <= SHOW_BAD_LINES:
                     problems.append(str(error))
                 continue
             count += 1
-            compact = compact and value == line.strip()
     if bad:
         more = f"; and {bad - SHOW_BAD_LINES} more" if bad > SHOW_BAD_LINES else ""
         raise helpers.UsageError(f"{args.file} has {bad} bad line(s): {'; '.join(problems)}{more}")
     if not count:
         raise helpers.UsageError(f"{args.file} has no records")
-    return count, compact
+    return count
 
 
-def send_all(producer, args, deliveries, as_written, print_each):
+def send_all(producer, args, deliveries, print_each):
     with helpers.SendsFinishBeforeCtrlC() as ctrl_c:
-        for record, value in records(args, as_written):
+        for record, value in records(args):
             key = record.get("name", record.get("id"))  # the same key always goes to the same partition
             key = None if key is None else str(key).encode()
             ctrl_c.sending = True  # a Ctrl-C now waits until send() returns: kafka-python must not stop halfway

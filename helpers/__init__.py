@@ -26,6 +26,7 @@ from helpers.cli import (
     bootstrap_servers,
     compact_json,
     decode_json_object,
+    json_line,
     json_object,
     json_record,
     port_number,
@@ -78,7 +79,7 @@ from helpers.workarounds import AssignmentNews, SendsFinishBeforeCtrlC, close_pr
 
 __all__ = [
     "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
-    "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_object",
+    "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_line", "json_object",
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
     "Terminated", "raise_terminated", "stopped_by",

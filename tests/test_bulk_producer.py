@@ -157,6 +157,24 @@ def test_a_pipe_given_as_file_sends_every_record_it_holds(bootstrap, topic, tmp_
     assert stored_ids(bootstrap, topic, expected=300) == list(range(1, 301))
 
 
+@pytest.mark.parametrize("given_as", ["a file", "standard input"])
+def test_each_line_is_sent_as_written_and_keyed_by_its_name(bootstrap, topic, tmp_path, given_as):
+    """A consumer reads exactly the line the file holds: spaces, key order and escapes as written."""
+    lines = ['{"name": "Ana",  "profession": "Data Engineer"}', '{"profession":"Pilot","name":"Bo"}',
+             '{"id": 7, "name": "Zo\\u00e9", "note": 1.50}']
+    users = tmp_path / "users.jsonl"
+    users.write_text("\n".join(lines) + "\n")
+    if given_as == "a file":
+        result = run_script("bulk_producer.py", "--topic", topic, "--file", users, bootstrap=bootstrap)
+    else:
+        result = run_script("bulk_producer.py", "--topic", topic, "--file", "-", bootstrap=bootstrap,
+                            input=users.read_text())
+    assert result.returncode == 0, result
+    records = consume_all(bootstrap, topic, expected=3)
+    assert [(r.key, r.value) for r in records] == [(b"Ana", lines[0].encode()), (b"Bo", lines[1].encode()),
+                                                   ("Zo\u00e9".encode(), lines[2].encode())]
+
+
 def test_a_bad_line_in_a_pipe_given_as_file_stops_there_and_never_says_done(bootstrap, topic, tmp_path):
     users = tmp_path / "users.jsonl"
     users.write_text("".join(user_line(n) for n in range(1, 21)) + "[20.5]\n" + user_line(21))
