@@ -6,7 +6,7 @@ ZooKeeper + Kafka 3.9.2 with tools/local_kafka.py, on free ports in a temporary
 directory, so a stack already running on 9092 is never touched.
 With KIT_TEST_BROKER=kraft that session stack is Kafka 4.x in KRaft mode instead (no ZooKeeper).
 
-The tests run in parallel (pytest-xdist, `-n 4 --dist loadgroup` in pytest.ini; `-n 0` runs them
+The tests run in parallel (pytest-xdist, `-n 6 --dist loadgroup` in pytest.ini; `-n 0` runs them
 in one process). Each worker is a session of its own: its own broker, PostgreSQL servers and temporary
 directories, and ports from a range no other worker uses (KIT_PORT_RANGE, read by free_port()). The
 main process cleans up after an earlier, killed run and fetches the jars before the workers start. The
@@ -42,8 +42,8 @@ QUICK_CHECK = (
     "tests/test_troubleshooting.py::",
     "tests/test_docs.py::test_every_command_on_the_page_runs_and_prints_what_the_page_shows[README.md]",
 )
-# The JVMs the tests start (brokers, ZooKeeper, Connect, Kafka's Java tools) live seconds to minutes and share two
-# cores with three other workers: compile with the quick C1 compiler only and collect garbage on one thread. Start-up
+# The JVMs the tests start (brokers, ZooKeeper, Connect, Kafka's Java tools) live seconds to minutes, and six
+# workers' tests share two cores: compile with the quick C1 compiler only and collect garbage on one thread. Start-up
 # and light work then cost about a third less CPU (tools/kafka_config.py reads this, as Kafka's own scripts do).
 os.environ.setdefault("KAFKA_JVM_PERFORMANCE_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true")
 # Where the parallel workers take their ports: below the system's range for outgoing connections.
@@ -204,7 +204,7 @@ def session_stacks(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stack_factory(tmp_path_factory):
     """Stacks of a module's own (a broker it may stop, SASL, three brokers...), stopped when the module is done:
-    an idle stack still costs CPU, and two cores are shared by four workers."""
+    an idle stack still costs CPU, and two cores are shared by six workers."""
     factory = StackFactory(tmp_path_factory)
     yield factory
     factory.stop_all()
