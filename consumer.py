@@ -52,11 +52,16 @@ def main(argv=None):
 def consume(consumer, news, args, committed):
     """committed: partition -> the group's committed offset (the next to read); kept up to date here."""
     tally, last_news, stop_reason = helpers.Tally(), time.monotonic(), None
-    shown = {}  # partition -> the next offset to read, as far as printed in this batch
+    shown = {}  # partition -> the next offset to read, as far as printed and not yet committed
+    kafka_away = False  # Kafka stopped answering: said once, and the commit is made again in every round
     try:
         while stop_reason is None:
-            # The first poll joins the group and gets partitions assigned, which takes a moment.
-            batch = consumer.poll(timeout_ms=500, max_records=args.max_messages and args.max_messages - tally.records)
+            try:
+                # The first poll joins the group and gets partitions assigned, which takes a moment.
+                batch = consumer.poll(timeout_ms=500,
+                                      max_records=args.max_messages and args.max_messages - tally.records)
+            except KafkaError as error:  # a broker away for a moment: see helpers.wait_for_kafka
+                batch, kafka_away = {}, helpers.wait_for_kafka(error, kafka_away)
             if news.print_news() or batch:
                 last_news = time.monotonic()  # --timeout counts from the last record or assignment
             for partition, records in batch.items():
@@ -66,18 +71,32 @@ def consume(consumer, news, args, committed):
             # Only now is the batch marked as read. Commit the position, not the last offset + 1: after a
             # transaction the position has moved past its commit marker, which is not a record.
             reading = [tp for tp in consumer.assignment() if tp in shown or tp in committed]
-            commit(consumer, {tp: consumer.position(tp) for tp in reading}, committed)
-            shown.clear()
+            try:
+                commit(consumer, {tp: consumer.position(tp) for tp in reading}, committed)
+                shown.clear()
+                kafka_away = kafka_away and not batch  # records came and were committed: Kafka is back
+            except KafkaError as error:
+                kafka_away = helpers.wait_for_kafka(error, kafka_away)
             if args.max_messages and tally.records >= args.max_messages:
                 stop_reason = f"Reached --max-messages {args.max_messages}."
             elif args.timeout and time.monotonic() - last_news >= args.timeout:
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C."
-        commit(consumer, shown, committed)  # what was printed before the Ctrl-C
+        try:
+            commit(consumer, shown, committed)  # what was printed before the Ctrl-C
+            kafka_away = False
+        except KafkaError as error:
+            if not error.retriable:
+                raise
+            kafka_away = True
     print(tally.summary("Received"))
-    print(f"{stop_reason} Offsets committed for group '{args.group}': "
-          f"run again with --group {args.group} to continue from here.")
+    if kafka_away:
+        print(f"{stop_reason} Kafka did not answer, so the last records shown were NOT committed: the next run "
+              f"with --group {args.group} shows them again.")
+    else:
+        print(f"{stop_reason} Offsets committed for group '{args.group}': "
+              f"run again with --group {args.group} to continue from here.")
     return 0
 
 

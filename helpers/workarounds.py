@@ -1,6 +1,7 @@
 """kafka-python 3.0.12 bugs the kit works around, each with its reason."""
 
 import signal
+import time
 
 from kafka import ConsumerRebalanceListener
 from kafka.errors import KafkaError
@@ -37,6 +38,26 @@ def rejoin_group(consumer):
     it. This asks it to rejoin at once, through the coordinator's private flag.
     """
     consumer._coordinator.request_rejoin()
+
+
+KAFKA_AWAY = ("Kafka is not answering (a broker restarting?): the consumer waits for it, and commits what it has "
+              "shown once it is back")
+
+
+def wait_for_kafka(error, already_said):
+    """After a retriable error from poll() or commit(): say once that Kafka is away, pause, and return True.
+
+    kafka-python 3.0.12 raises a broker's short absence (KafkaConnectionError while it looks for the group
+    coordinator) out of poll() and commit() instead of retrying, as it does in most other places. The error is
+    retriable, so the consumer carries on: the next poll() reconnects, and the commit is made again then.
+    Any other error is raised again: it will not go away by waiting.
+    """
+    if not error.retriable:
+        raise error
+    if not already_said:
+        print(KAFKA_AWAY, flush=True)
+    time.sleep(0.5)  # the failing call may return at once: no busy loop while the broker is down
+    return True
 
 
 class SendsFinishBeforeCtrlC:

@@ -10,7 +10,17 @@ import sys
 import time
 
 import pytest
-from support import consume_all, create_topic, java_tool, produce_raw, run_script, start_script, unique_name
+from holding_proxy import HoldingProxy
+from support import (
+    consume_all,
+    create_topic,
+    java_tool,
+    local_kafka,
+    produce_raw,
+    run_script,
+    start_script,
+    unique_name,
+)
 
 # The broker throttles bulk_producer.py (client id "kit-bulk-producer") on the fault stack to this many bytes/s, so
 # that `--count 20000` takes several seconds instead of one: a broker restart then lands mid-send.
@@ -29,15 +39,27 @@ def figures(message):
 
 @pytest.fixture(scope="module")
 def fault_stack(stack_factory):
-    """A private single-broker stack that the tests stop and restart at will."""
+    """A private single-broker stack that the tests stop and restart at will.
+
+    stack.proxy is a HoldingProxy on an extra listener: clients given stack.proxy_bootstrap reach the broker
+    only through it, so a test can hold back one request until the moment it wants."""
+    listener_port = local_kafka.free_port()
+    proxy = HoldingProxy(listener_port)
     # Quotas are measured over a sliding window: a short one throttles evenly instead of in bursts.
-    stack = stack_factory.start(extra_properties={"quota.window.num": 2, "quota.window.size.seconds": 1})
+    stack = stack_factory.start(extra_properties={
+        "quota.window.num": 2, "quota.window.size.seconds": 1,
+        "listeners": f"PLAINTEXT://localhost:{{port}},PROXIED://127.0.0.1:{listener_port}",
+        "advertised.listeners": f"PLAINTEXT://localhost:{{port}},PROXIED://127.0.0.1:{proxy.port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT",
+    })
+    stack.proxy, stack.proxy_bootstrap = proxy, f"127.0.0.1:{proxy.port}"
     for client, quota in (("kit-bulk-producer", f"producer_byte_rate={PRODUCER_BYTES_PER_SECOND}"),
                           ("kit-consumer", f"consumer_byte_rate={CONSUMER_BYTES_PER_SECOND}")):
         result = java_tool("kafka.admin.ConfigCommand", "--bootstrap-server", stack.bootstrap, "--alter",
                            "--add-config", quota, "--entity-type", "clients", "--entity-name", client)
         assert result.returncode == 0, result.stderr
-    return stack
+    yield stack
+    proxy.close()
 
 
 def broker_up(stack):
@@ -227,6 +249,42 @@ def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
     assert re.search(r"^Received 10 records .*\nStopped by Ctrl-C\.", out, re.MULTILINE), out
     figures(f"consumer through broker restart (down 2 s): same process printed all 10 records, the 5 new ones "
             f"{resumed_after:.1f} s after the restart began; lost 0, duplicates 0")
+
+
+OFFSET_COMMIT = 8  # the Kafka protocol's api key of OffsetCommit
+
+
+@pytest.mark.slow
+def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack):
+    """The consumer printed a batch, and the broker went away before it answered the commit. kafka-python 3.0.12
+    then raised KafkaConnectionError out of commit(), and consumer.py ended with 'cannot reach Kafka' (a full run,
+    2026-12-07, in the restart test above). The proxy holds the commit back until the broker is down."""
+    stack, proxy = fault_stack, fault_stack.proxy
+    topic, group = create_topic(stack.bootstrap, unique_name("commit-gone")), unique_name("commit-gone")
+    consumer = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=stack.proxy_bootstrap)
+    try:
+        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
+        proxy.hold(OFFSET_COMMIT)
+        produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
+        assert proxy.held.wait(30), consumer.text  # the commit of the first batch shown is on its way
+        stack.stop_broker(0)
+        proxy.reset()  # the held commit goes with its connection; new connections find no broker
+        consumer.wait_for(r"^Kafka is not answering \(a broker restarting\?\): the consumer waits for it", timeout=60)
+        broker_up(stack)
+        produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
+        consumer.wait_for(r"^Data Received", timeout=60, count=10)
+        code = consumer.interrupt(15)
+    finally:
+        consumer.kill()
+        proxy.release()
+        broker_up(stack)
+    out = consumer.text
+    assert_no_traceback(out)
+    assert code == 0, out
+    assert sorted(ids_in(consumer.lines)) == list(range(1, 11)), out
+    assert consumer.lines[-1].startswith("Stopped by Ctrl-C. Offsets committed for group"), out
+    again = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 3, bootstrap=stack.bootstrap)
+    assert again.returncode == 0 and not ids_in(again.lines), again  # all ten were committed
 
 
 # ---------------------------------------------------------------------------------------------------
