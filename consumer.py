@@ -14,7 +14,7 @@ import time
 import helpers
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 
 import kafka_settings
 
@@ -52,7 +52,7 @@ def main(argv=None):
 def consume(consumer, news, args, committed):
     """committed: partition -> the group's committed offset (the next to read); kept up to date here."""
     tally, last_news, stop_reason = helpers.Tally(), time.monotonic(), None
-    shown = {}  # partition -> the next offset to read, as far as printed and not yet committed
+    shown = {}  # partition -> the offset after the last record printed, kept until a commit covers it
     kafka_away = False  # Kafka stopped answering: said once, and the commit is made again in every round
     try:
         while stop_reason is None:
@@ -66,15 +66,19 @@ def consume(consumer, news, args, committed):
                 last_news = time.monotonic()  # --timeout counts from the last record or assignment
             for partition, records in batch.items():
                 for record in records:
+                    if record.offset < shown.get(partition, 0):
+                        continue  # printed before a rebalance stopped its commit, and the partition came back
                     show(record, tally)
                     shown[partition] = record.offset + 1  # what to commit if a Ctrl-C stops this batch midway
             # Only now is the batch marked as read. Commit the position, not the last offset + 1: after a
             # transaction the position has moved past its commit marker, which is not a record.
             reading = [tp for tp in consumer.assignment() if tp in shown or tp in committed]
             try:
-                commit(consumer, {tp: consumer.position(tp) for tp in reading}, committed)
-                shown.clear()
-                kafka_away = kafka_away and not batch  # records came and were committed: Kafka is back
+                if commit(consumer, {tp: consumer.position(tp) for tp in reading}, committed):
+                    kafka_away = kafka_away and not batch  # records came and were committed: Kafka is back
+                shown = {tp: offset for tp, offset in shown.items() if offset > committed.get(tp, 0)}
+            except RebalanceInProgressError:
+                pass  # the group is rebalancing: the next poll() finishes it, and the commit is made after it
             except KafkaError as error:
                 kafka_away = helpers.wait_for_kafka(error, kafka_away)
             if args.max_messages and tally.records >= args.max_messages:
@@ -83,17 +87,17 @@ def consume(consumer, news, args, committed):
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C."
-        try:
-            commit(consumer, shown, committed)  # what was printed before the Ctrl-C
-            kafka_away = False
+        try:  # what was printed before the Ctrl-C, on the partitions this consumer still has
+            kafka_away = not commit(consumer, {tp: shown[tp] for tp in consumer.assignment() if tp in shown},
+                                    committed)
         except KafkaError as error:
-            if not error.retriable:
+            if not error.retriable and not isinstance(error, RebalanceInProgressError):
                 raise
             kafka_away = True
     print(tally.summary("Received"))
     if kafka_away:
-        print(f"{stop_reason} Kafka did not answer, so the last records shown were NOT committed: the next run "
-              f"with --group {args.group} shows them again.")
+        print(f"{stop_reason} Kafka did not take the commit, so the last records shown were NOT committed: the "
+              f"next run with --group {args.group} shows them again.")
     else:
         print(f"{stop_reason} Offsets committed for group '{args.group}': "
               f"run again with --group {args.group} to continue from here.")
@@ -101,15 +105,17 @@ def consume(consumer, news, args, committed):
 
 
 def commit(consumer, offsets, committed):
-    """Commit the offsets that differ from the committed ones."""
+    """Commit the offsets that differ from the committed ones; False if the group took them away meanwhile."""
     moved = {tp: offset for tp, offset in offsets.items() if committed.get(tp) != offset}
     if moved:
         sys.stdout.flush()  # once per batch, not per record
         try:
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in moved.items()})
             committed.update(moved)
-        except CommitFailedError:  # the group rebalanced meanwhile: the new owner shows those records again
+        except CommitFailedError:  # the group rebalanced meanwhile: whoever gets them shows those records again
             print("Warning: could not commit (the group was rebalancing); those records may be shown again")
+            return False
+    return True
 
 
 def show(record, tally):

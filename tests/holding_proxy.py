@@ -5,14 +5,16 @@ broker dies at the wrong moment; SIGSTOP or a stop cannot aim at one request. Th
 the proxy's address on an extra listener, so every connection a client opens goes through the proxy.
 Requests flow through unchanged until hold(api_key): the first request with that key (Produce is 0,
 EndTxn 26, InitProducerId 22) and everything after it on that connection then wait until release(),
-or for ever. Answers from the broker always flow.
+or for ever. drop(*api_keys) instead closes the connection whenever such a request arrives: to that
+client the broker went away at that step, while every other client still reaches it. Answers from
+the broker always flow.
 """
 
 import socket
 import struct
 import threading
 
-PRODUCE, END_TXN, INIT_PRODUCER_ID = 0, 26, 22
+PRODUCE, OFFSET_COMMIT, HEARTBEAT, END_TXN, INIT_PRODUCER_ID = 0, 8, 12, 26, 22
 
 
 class HoldingProxy:
@@ -21,6 +23,7 @@ class HoldingProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.holding = set()
+        self.dropping = set()
         self.held = threading.Event()  # set once a request was held back
         self.released = threading.Event()
         self.sockets = []
@@ -31,8 +34,12 @@ class HoldingProxy:
         self.held.clear()
         self.holding = {api_key}
 
+    def drop(self, *api_keys):
+        self.dropping = set(api_keys)
+
     def release(self):
-        self.holding = set()
+        """Everything flows again: held requests go on, and nothing more is held or dropped."""
+        self.holding, self.dropping = set(), set()
         self.released.set()
 
     def reset(self):
@@ -66,7 +73,10 @@ class HoldingProxy:
             while True:
                 size = _read_exactly(client, 4)
                 body = _read_exactly(client, struct.unpack(">i", size)[0])
-                if struct.unpack(">h", body[:2])[0] in self.holding:
+                api_key = struct.unpack(">h", body[:2])[0]
+                if api_key in self.dropping:
+                    raise ConnectionResetError("dropped")
+                if api_key in self.holding:
                     self.held.set()
                     self.released.wait()
                 broker.sendall(size + body)

@@ -10,7 +10,8 @@ import sys
 import time
 
 import pytest
-from holding_proxy import HoldingProxy
+from holding_proxy import HEARTBEAT, OFFSET_COMMIT, HoldingProxy
+from kafka import KafkaAdminClient
 from support import (
     consume_all,
     create_topic,
@@ -251,9 +252,6 @@ def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
             f"{resumed_after:.1f} s after the restart began; lost 0, duplicates 0")
 
 
-OFFSET_COMMIT = 8  # the Kafka protocol's api key of OffsetCommit
-
-
 @pytest.mark.slow
 def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack):
     """The consumer printed a batch, and the broker went away before it answered the commit. kafka-python 3.0.12
@@ -278,6 +276,45 @@ def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack
         consumer.kill()
         proxy.release()
         broker_up(stack)
+    out = consumer.text
+    assert_no_traceback(out)
+    assert code == 0, out
+    assert sorted(ids_in(consumer.lines)) == list(range(1, 11)), out
+    assert consumer.lines[-1].startswith("Stopped by Ctrl-C. Offsets committed for group"), out
+    again = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 3, bootstrap=stack.bootstrap)
+    assert again.returncode == 0 and not ids_in(again.lines), again  # all ten were committed
+
+
+@pytest.mark.slow
+def test_a_consumer_dropped_from_its_group_rejoins_and_shows_each_record_once(fault_stack):
+    """The consumer printed a batch, then neither its commits nor its heartbeats reached the broker for longer
+    than its session, so the group let it go. When it came back, kafka-python 3.0.12 refused its commit with
+    RebalanceInProgressError, which consumer.py took for a fatal error ('error: the broker answered
+    REBALANCE_IN_PROGRESS', exit 1, in a CI run after a broker restart), or with CommitFailedError, after which
+    it showed the batch a second time. The proxy drops only this consumer's commits and heartbeats."""
+    stack, proxy = fault_stack, fault_stack.proxy
+    topic, group = create_topic(stack.bootstrap, unique_name("dropped")), unique_name("dropped")
+    consumer = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=stack.proxy_bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    try:
+        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
+        proxy.drop(OFFSET_COMMIT, HEARTBEAT)
+        produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
+        consumer.wait_for(r"^Data Received", timeout=30)  # shown, and its commit does not arrive
+        deadline = time.monotonic() + 60
+        while admin.describe_groups([group])[group]["members"]:  # the broker ends its session (10 s)
+            assert time.monotonic() < deadline, consumer.text
+            time.sleep(0.5)
+        proxy.release()
+        consumer.wait_for(r"assigned partitions \[0\]", timeout=60, count=2)
+        produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
+        consumer.wait_for(r"^Data Received", timeout=60, count=10)
+        time.sleep(1)  # would a record shown before the rejoin come a second time?
+        code = consumer.interrupt(15)
+    finally:
+        admin.close()
+        consumer.kill()
+        proxy.release()
     out = consumer.text
     assert_no_traceback(out)
     assert code == 0, out
