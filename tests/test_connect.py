@@ -30,6 +30,32 @@ def connect_jars():
     assert list(local_kafka.JARS_DIR.glob("connect-runtime-3.9.2.jar"))
 
 
+# Stopping a worker sometimes logs this, with "java.lang.IllegalStateException: !STOPPED" from Jetty's destroy()
+# inside RestServer.stop() (a CI run, 2026-12-07, after every connector had done its work): a handler of the REST
+# server was still stopping. It says nothing about the settings under test, so it alone is let through, and
+# only once the stop has begun; any other ERROR, at any time, still fails the test.
+REST_SERVER_SHUTDOWN_RACE = "ERROR Unable to destroy REST server (RestServer)"
+
+
+def stop_worker(connect):
+    """Ctrl-C the worker: it stops its connectors and exits. Returns how many log lines came before the stop."""
+    working = len(connect.lines)
+    try:
+        connect.interrupt(timeout=30)
+    except subprocess.TimeoutExpired:
+        connect.kill()
+    return working
+
+
+def assert_clean_log(connect, working, label=""):
+    """No ERROR in the worker's log but the one above, while stopping; and the worker stopped by itself."""
+    log = connect.text
+    errors = [(number, line) for number, line in enumerate(connect.lines) if "ERROR" in line]
+    unexpected = [line for number, line in errors if number < working or REST_SERVER_SHUTDOWN_RACE not in line]
+    assert not unexpected, f"{label}{unexpected}\n" + log[-3000:]
+    assert "Kafka Connect stopped" in log, label + log[-3000:]
+
+
 def lines_of(path):
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
@@ -99,11 +125,8 @@ def test_file_to_topic_to_consumer_and_back_to_file(connect_jars, bootstrap, top
             with urllib.request.urlopen(request, timeout=10) as answer:
                 assert json.load(answer)["error_count"] == 0, name
     finally:
-        try:
-            connect.interrupt(timeout=30)  # Ctrl-C: the worker stops its connectors and exits
-        except subprocess.TimeoutExpired:
-            connect.kill()
-    assert "ERROR" not in connect.text, connect.text[-3000:]
+        working = stop_worker(connect)
+    assert_clean_log(connect, working)
 
 
 def compose_connect_service():
@@ -193,8 +216,5 @@ def test_compose_connect_service_settings_run_a_real_worker(connect_jars, bootst
         put_connector("users-sink.json", file=str(users_out), topics=topic)
         assert wait_for_lines(users_out, len(source_lines)) == source_lines
     finally:
-        try:
-            connect.interrupt(timeout=30)
-        except subprocess.TimeoutExpired:
-            connect.kill()
-    assert "ERROR" not in connect.text, f"{path}:\n" + connect.text[-3000:]
+        working = stop_worker(connect)
+    assert_clean_log(connect, working, f"{path}:\n")
