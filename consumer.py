@@ -7,13 +7,12 @@
 Offsets are committed after each batch is printed: a restart in the same group continues where it stopped.
 """
 
-import json
 import sys
 import time
 
 import helpers
 
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import KafkaConsumer, OffsetAndMetadata
 from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 
 import kafka_settings
@@ -41,7 +40,7 @@ def main(argv=None):
             return helpers.topic_missing(args)
         print(f"Consumer in group '{args.group}' reading topic '{args.topic}' at {args.bootstrap_server}. "
               f"Waiting for records (Ctrl-C to stop)...", flush=True)
-        committed = print_where_the_group_starts(consumer, args)
+        committed = helpers.print_where_the_group_starts(consumer, args)
         return consume(consumer, news, args, committed)
     except KafkaError as error:
         return helpers.fail(error, args)
@@ -68,7 +67,7 @@ def consume(consumer, news, args, committed):
                 for record in records:
                     if record.offset < shown.get(partition, 0):
                         continue  # printed before a rebalance stopped its commit, and the partition came back
-                    show(record, tally)
+                    helpers.show_record(record, tally)
                     shown[partition] = record.offset + 1  # what to commit if a Ctrl-C stops this batch midway
             # Only now is the batch marked as read. Commit the position, not the last offset + 1: after a
             # transaction the position has moved past its commit marker, which is not a record.
@@ -94,13 +93,7 @@ def consume(consumer, news, args, committed):
             if not error.retriable and not isinstance(error, RebalanceInProgressError):
                 raise
             kafka_away = True
-    print(tally.summary("Received"))
-    if kafka_away:
-        print(f"{stop_reason} Kafka did not take the commit, so the last records shown were NOT committed: the "
-              f"next run with --group {args.group} shows them again.")
-    else:
-        print(f"{stop_reason} Offsets committed for group '{args.group}': "
-              f"run again with --group {args.group} to continue from here.")
+    helpers.print_how_the_consumer_ended(tally, stop_reason, args.group, committed_all=not kafka_away)
     return 0
 
 
@@ -116,36 +109,6 @@ def commit(consumer, offsets, committed):
             print("Warning: could not commit (the group was rebalancing); those records may be shown again")
             return False
     return True
-
-
-def show(record, tally):
-    """Print one record; one that is not a JSON object is shown raw and counted as bad."""
-    where = f"partition {record.partition:<3} offset {record.offset:<8} key {helpers.key_text(record.key):<14}"
-    user, problem = helpers.decode_json_object(record.value)
-    tally.add(record.value, bad=bool(problem) and record.value is not None)  # counted before it is shown
-    if record.value is None:  # a tombstone: by convention, "the record with this key was deleted"
-        helpers.print_line(f"Tombstone      {where} (null value: the record with this key was deleted)")
-    elif problem:
-        helpers.print_line(f"Warning: partition {record.partition} offset {record.offset}: {problem}, "
-                           f"shown raw: {helpers.raw_preview(record.value)}")
-    else:
-        helpers.print_line(f"Data Received  {where} {json.dumps(user, ensure_ascii=False)}")
-
-
-def print_where_the_group_starts(consumer, args):
-    """Say where the group starts reading; returns its committed offsets, {TopicPartition: offset}."""
-    partitions = [TopicPartition(args.topic, p) for p in sorted(consumer.partitions_for_topic(args.topic))]
-    committed = {tp: consumer.committed(tp) for tp in partitions}
-    if args.from_beginning:  # where this group left off last time is where it starts now, unless...
-        print(f"Group '{args.group}': replaying every partition from the oldest record (--from-beginning).")
-    elif all(offset is None for offset in committed.values()):
-        print(f"Group '{args.group}' has no committed offsets yet: it starts from the oldest record "
-              f"(auto_offset_reset='earliest').")
-    else:
-        where = ", ".join(f"partition {tp.partition} at offset {'-' if offset is None else offset}"
-                          for tp, offset in committed.items())
-        print(f"Group '{args.group}' continues where it left off: {where}.", flush=True)
-    return {tp: offset for tp, offset in committed.items() if offset is not None}
 
 
 def parse_args(argv):

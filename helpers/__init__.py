@@ -6,7 +6,7 @@ the tutorial. What is where:
     cli.py          command-line parsing and checked input: one-line errors, argument types, JSON checks
     errors.py       turning a failure into one line that says what to do next
     passwords.py    logging set-up that never shows a SASL password
-    output.py       progress and summary lines, and how every script ends (Ctrl-C, `| head`)
+    output.py       progress and summary lines, consumer.py's lines, and how every script ends (Ctrl-C, `| head`)
     workarounds.py  kafka-python behaviours the kit works around, each with its reason
     transactions.py ending a transaction within a time limit, and saying how it ended
     processing.py   the stream-processing stages' topic checks, dead letters, batch lines and restore
@@ -42,10 +42,13 @@ from helpers.output import (
     Tally,
     Terminated,
     key_text,
+    print_how_the_consumer_ended,
     print_line,
+    print_where_the_group_starts,
     raise_terminated,
     raw_preview,
     run,
+    show_record,
     stopped_by,
     summary_line,
 )
@@ -83,6 +86,7 @@ __all__ = [
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
     "Terminated", "raise_terminated", "stopped_by", "wait_for_kafka",
+    "print_how_the_consumer_ended", "print_where_the_group_starts", "show_record",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
     "send_offsets_to_transaction", "transactions_not_ready",
     "Stopper", "bad_user_reason", "batch_line", "counts_line", "dlq_headers", "ensure_topic", "next_offsets",

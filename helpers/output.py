@@ -1,11 +1,14 @@
-"""Progress and summary lines, and how every script ends."""
+"""Progress and summary lines, consumer.py's lines, and how every script ends."""
 
+import json
 import os
 import signal
 import sys
 import time
 
-from helpers.cli import UsageError
+from helpers.cli import UsageError, decode_json_object
+
+from kafka import TopicPartition
 
 PROGRESS_EVERY_SECONDS = 0.5
 RAW_PREVIEW_BYTES = 80  # how much of a record that is not JSON a warning shows
@@ -48,6 +51,47 @@ class Tally:
     def summary(self, verb):
         skipped = f"; {self.bad} bad record(s) skipped" if self.bad else ""
         return summary_line(verb, self.records, self.size, time.monotonic() - self.started) + skipped
+
+
+def show_record(record, tally):
+    """consumer.py's line for one record; one that is not a JSON object is shown raw and counted as bad."""
+    where = f"partition {record.partition:<3} offset {record.offset:<8} key {key_text(record.key):<14}"
+    user, problem = decode_json_object(record.value)
+    tally.add(record.value, bad=bool(problem) and record.value is not None)  # counted before it is shown
+    if record.value is None:  # a tombstone: by convention, "the record with this key was deleted"
+        print_line(f"Tombstone      {where} (null value: the record with this key was deleted)")
+    elif problem:
+        print_line(f"Warning: partition {record.partition} offset {record.offset}: {problem}, "
+                   f"shown raw: {raw_preview(record.value)}")
+    else:
+        print_line(f"Data Received  {where} {json.dumps(user, ensure_ascii=False)}")
+
+
+def print_where_the_group_starts(consumer, args):
+    """Say where consumer.py's group starts reading; returns its committed offsets, {TopicPartition: offset}."""
+    partitions = [TopicPartition(args.topic, p) for p in sorted(consumer.partitions_for_topic(args.topic))]
+    committed = {tp: consumer.committed(tp) for tp in partitions}
+    if args.from_beginning:  # where this group left off last time is where it starts now, unless...
+        print(f"Group '{args.group}': replaying every partition from the oldest record (--from-beginning).")
+    elif all(offset is None for offset in committed.values()):
+        print(f"Group '{args.group}' has no committed offsets yet: it starts from the oldest record "
+              f"(auto_offset_reset='earliest').")
+    else:
+        where = ", ".join(f"partition {tp.partition} at offset {'-' if offset is None else offset}"
+                          for tp, offset in committed.items())
+        print(f"Group '{args.group}' continues where it left off: {where}.", flush=True)
+    return {tp: offset for tp, offset in committed.items() if offset is not None}
+
+
+def print_how_the_consumer_ended(tally, stop_reason, group, committed_all):
+    """consumer.py's last two lines: what it received, why it stopped, and whether a rerun continues after it."""
+    print(tally.summary("Received"))
+    if committed_all:
+        print(f"{stop_reason} Offsets committed for group '{group}': run again with --group {group} to continue "
+              f"from here.")
+    else:
+        print(f"{stop_reason} Kafka did not take the commit, so the last records shown were NOT committed: the "
+              f"next run with --group {group} shows them again.")
 
 
 class Progress:
