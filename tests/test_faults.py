@@ -252,6 +252,17 @@ def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
             f"{resumed_after:.1f} s after the restart began; lost 0, duplicates 0")
 
 
+def assert_ten_shown_once_and_committed(consumer, code, stack, topic, group):
+    """ids 1 to 10 each printed once, a Ctrl-C that committed them, and a rerun of the group that shows none."""
+    out = consumer.text
+    assert_no_traceback(out)
+    assert code == 0, out
+    assert sorted(ids_in(consumer.lines)) == list(range(1, 11)), out
+    assert consumer.lines[-1].startswith("Stopped by Ctrl-C. Offsets committed for group"), out
+    again = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 3, bootstrap=stack.bootstrap)
+    assert again.returncode == 0 and not ids_in(again.lines), again  # all ten were committed
+
+
 @pytest.mark.slow
 def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack):
     """The consumer printed a batch, and the broker went away before it answered the commit. kafka-python 3.0.12
@@ -276,13 +287,7 @@ def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack
         consumer.kill()
         proxy.release()
         broker_up(stack)
-    out = consumer.text
-    assert_no_traceback(out)
-    assert code == 0, out
-    assert sorted(ids_in(consumer.lines)) == list(range(1, 11)), out
-    assert consumer.lines[-1].startswith("Stopped by Ctrl-C. Offsets committed for group"), out
-    again = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 3, bootstrap=stack.bootstrap)
-    assert again.returncode == 0 and not ids_in(again.lines), again  # all ten were committed
+    assert_ten_shown_once_and_committed(consumer, code, stack, topic, group)
 
 
 @pytest.mark.slow
@@ -315,13 +320,7 @@ def test_a_consumer_dropped_from_its_group_rejoins_and_shows_each_record_once(fa
         admin.close()
         consumer.kill()
         proxy.release()
-    out = consumer.text
-    assert_no_traceback(out)
-    assert code == 0, out
-    assert sorted(ids_in(consumer.lines)) == list(range(1, 11)), out
-    assert consumer.lines[-1].startswith("Stopped by Ctrl-C. Offsets committed for group"), out
-    again = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 3, bootstrap=stack.bootstrap)
-    assert again.returncode == 0 and not ids_in(again.lines), again  # all ten were committed
+    assert_ten_shown_once_and_committed(consumer, code, stack, topic, group)
 
 
 # ---------------------------------------------------------------------------------------------------
