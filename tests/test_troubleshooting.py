@@ -1,5 +1,5 @@
-"""The README's troubleshooting entries, tried: each test produces the error a learner searches for, checks
-that the README names it in those words, and then follows the entry's advice and sees it work.
+"""The entries of docs/troubleshooting.md, tried: each test produces the error a learner searches for, checks
+that the page names it in those words, and then follows the entry's advice and sees it work.
 
 Plain kafka-python snippets stand for the learner's own code (an old tutorial's, say); the kit's scripts are
 run as a learner runs them."""
@@ -14,8 +14,7 @@ import pytest
 from conftest import free_port_block
 from support import REPO, run_script, script_env, unique_name
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
-TROUBLESHOOTING = README.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
+TROUBLESHOOTING = (REPO / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
 
 
 def entry(words):
@@ -23,7 +22,7 @@ def entry(words):
     for paragraph in TROUBLESHOOTING.split("\n\n"):
         if paragraph.startswith((f"**`{words}", f"**{words}")):
             return paragraph
-    raise AssertionError(f"README.md's Troubleshooting has no entry for {words!r}")
+    raise AssertionError(f"docs/troubleshooting.md has no entry for {words!r}")
 
 
 def snippet(code, timeout=60):
