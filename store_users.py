@@ -502,9 +502,7 @@ def consume_and_store(consumer, connection, args):
     assignments = FollowAssignments(consumer, args)
     consumer.subscribe([args.topic], listener=assignments)
     if not consumer.partitions_for_topic(args.topic):
-        print(f"error: topic '{args.topic}' does not exist at {args.bootstrap_server}; create it with "
-              f"'python create_topic.py --topic {args.topic}'", file=sys.stderr)
-        return 1
+        return helpers.topic_missing(args)
     print(f"Reading topic '{args.topic}' at {args.bootstrap_server} in group '{args.group}': "
           f"copies in the same group share its partitions (Ctrl-C to stop)...", flush=True)
     # partition -> offset of the next record, as this copy believes it is stored (None: nothing stored yet).
@@ -660,7 +658,7 @@ def main(argv=None):
         config = {**kafka_settings.connection_settings(args, "kit-store-users"), **CONSUMER_CONFIG}
         connection, description, db_error = open_database(args.db)
     except (helpers.UsageError, DatabaseError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        helpers.print_error(f"error: {error}")
         return 2
     try:
         database_id, renamed = prepare_database(connection)
@@ -679,13 +677,13 @@ def main(argv=None):
             except KeyboardInterrupt:
                 pass  # pressed again while leaving: the group notices after the session timeout instead
     except (OffsetBeyondEnd, DatabaseError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        helpers.print_error(f"error: {error}")
         return 1
     except KafkaError as error:
-        print(f"error: {helpers.describe_failure(error, args)}", file=sys.stderr)
+        helpers.print_error(f"error: {helpers.describe_failure(error, args)}")
         return 1
     except db_error as error:
-        print(f"error: {database_failure(error, description)}", file=sys.stderr)
+        helpers.print_error(f"error: {database_failure(error, description)}")
         return 1
     finally:
         connection.close()

@@ -8,7 +8,6 @@ The aborted records stay in the log (a plain consumer still shows them). A Ctrl-
 transaction; the last line says whether it ended committed, aborted or with its outcome unknown.
 """
 
-import sys
 
 import helpers
 
@@ -81,7 +80,7 @@ def send_in_one_transaction(producer, args):
         print(helpers.end_after_ctrl_c(producer, args))
         return 130
     except KafkaError as error:
-        print(helpers.end_after_error(producer, error, args), file=sys.stderr)
+        helpers.print_error(helpers.end_after_error(producer, error, args))
         return 1
 
 

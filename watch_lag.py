@@ -123,10 +123,10 @@ def main(argv=None):
     try:
         admin = KafkaAdminClient(**kafka_settings.connection_settings(args, "kit-watch-lag"))
     except helpers.UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+        helpers.print_error(f"error: {error}")
         return 2
     except KafkaError as error:
-        print(f"error: {helpers.describe_failure(error, args)}", file=sys.stderr)
+        helpers.print_error(f"error: {helpers.describe_failure(error, args)}")
         return 1
     try:
         while True:
@@ -143,10 +143,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 0
     except UnknownError as error:
-        print(f"error: {error}", file=sys.stderr)
+        helpers.print_error(f"error: {error}")
         return 1
     except KafkaError as error:
-        print(f"error: {helpers.describe_failure(error, args)}", file=sys.stderr)
+        helpers.print_error(f"error: {helpers.describe_failure(error, args)}")
         return 1
     finally:
         admin.close()

@@ -2,7 +2,8 @@
 
 import os
 import socket
-import sys
+
+from helpers.output import print_error
 
 HOW_TO_START_KAFKA = (
     "start it with 'docker compose up -d' or 'python tools/local_kafka.py start', "
@@ -48,21 +49,21 @@ def describe_failure(error, args):
 
 def fail(error, args, status=1):
     """Print the one-line explanation of a Kafka error and return the exit status."""
-    print(f"error: {describe_failure(error, args)}", file=sys.stderr)
+    print_error(f"error: {describe_failure(error, args)}")
     return status
 
 
 def topic_missing(args, status=1, suffix=""):
-    print(f"error: topic '{args.topic}' does not exist at {args.bootstrap_server}; create it with "
-          f"'python create_topic.py --topic {args.topic}'{suffix}", file=sys.stderr)
+    print_error(f"error: topic '{args.topic}' does not exist at {args.bootstrap_server}; create it with "
+                f"'python create_topic.py --topic {args.topic}'{suffix}")
     return status
 
 
 def transactions_not_ready(args, seconds, status=1):
     """init_transactions() timed out: the broker is there, but its transaction coordinator did not answer."""
-    print(f"error: the broker at {args.bootstrap_server} did not get the transactional producer ready within "
-          f"{seconds:g} s (init_transactions). On a new broker the first transaction creates the internal topic "
-          f"__transaction_state, which can take longer on a busy machine: run the script again. If it fails again, "
-          f"a broker is down or __transaction_state lacks in-sync replicas: check 'python tools/local_kafka.py "
-          f"status' and the brokers' logs.", file=sys.stderr)
+    print_error(f"error: the broker at {args.bootstrap_server} did not get the transactional producer ready within "
+                f"{seconds:g} s (init_transactions). On a new broker the first transaction creates the internal "
+                f"topic __transaction_state, which can take longer on a busy machine: run the script again. If it "
+                f"fails again, a broker is down or __transaction_state lacks in-sync replicas: check 'python "
+                f"tools/local_kafka.py status' and the brokers' logs.")
     return status

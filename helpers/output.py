@@ -19,6 +19,13 @@ def print_line(text):
     sys.stdout.write(text + "\n")
 
 
+def print_error(text):
+    """Print a line to standard error in one write. With -v, kafka-python logs there from its own thread, and
+    print() writes the text and its newline separately: a log line landing between them is glued to the text."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def key_text(key):
     return "-" if key is None else key.decode("utf-8", errors="replace")
 
@@ -146,11 +153,11 @@ def run(main, on_ctrl_c="Interrupted.", ctrl_c_status=130):
     try:
         sys.exit(main())
     except UsageError as error:  # bad input found after parsing, e.g. a KAFKA_* variable
-        print(f"error: {error}", file=sys.stderr)
+        print_error(f"error: {error}")
         sys.exit(2)
     except KeyboardInterrupt as stop:
         if on_ctrl_c:
-            print(on_ctrl_c.replace("Ctrl-C", stopped_by(stop)), file=sys.stderr)
+            print_error(on_ctrl_c.replace("Ctrl-C", stopped_by(stop)))
         sys.exit(ctrl_c_status)
     except BrokenPipeError:  # output piped into a command that stopped reading, e.g. `| head`
         # Send what Python still flushes at exit nowhere, instead of a second error.

@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -226,6 +227,36 @@ def test_malformed_address_from_the_environment_is_a_usage_error(script, address
     assert result.returncode == 2
     assert len(result.err_lines) == 1
     assert f"{script}: error: argument --bootstrap-server: {problem}" in result.err_lines[0]
+
+
+VERBOSE_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} DEBUG kafka\.io: "
+                              r"a log line from kafka-python's thread$")
+
+
+def test_with_verbose_an_error_line_is_never_glued_to_a_log_line():
+    """With -v, kafka-python logs onto standard error from its own thread, where the kit's error lines go too.
+    print() writes a line and its newline separately, so a log line could land between them: seen in a test run
+    (2026-12-07) as 'Stopped by Ctrl-C before joining the group.2026-12-07 15:08:40,608 INFO kafka.net...'.
+    Here a thread logs without pause while the kit prints its error line 3,000 times."""
+    code = textwrap.dedent("""
+        import logging, sys, threading
+        sys.path.insert(0, sys.argv[1])
+        import helpers
+        helpers.configure_logging(True)
+        log = logging.getLogger("kafka.io")
+        def chatter():
+            while True:
+                log.debug("a log line from kafka-python's thread")
+        threading.Thread(target=chatter, daemon=True).start()
+        for _ in range(3000):
+            helpers.fail("the broker went away", None)
+    """)
+    result = subprocess.run([sys.executable, "-c", code, str(REPO)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stderr.splitlines()
+    assert lines.count("error: the broker went away") == 3000
+    glued = [line for line in lines if line != "error: the broker went away" and not VERBOSE_LOG_LINE.match(line)]
+    assert not glued, f"{len(glued)} glued lines, e.g. {glued[:3]}"
 
 
 # --------------------------------------------------------------------------
