@@ -19,13 +19,21 @@ import helpers
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
-from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, KafkaError
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    KafkaError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
 
 import kafka_settings
 
 DEFAULT_GROUP = "users-demo"
 CLEAR_SCREEN = "\033[H\033[2J"  # move the cursor home and clear the terminal, as `top` does
 SHOW_GROUPS = 10
+WATCHING_WAITS = "watch_lag.py keeps asking, and shows the group again once it is back"
+METADATA_WAIT_SECONDS = 30
 
 
 def parse_args(argv):
@@ -45,6 +53,8 @@ def topic_partitions(admin, args):
     for info in admin.describe_topics([args.topic]):
         if info["name"] == args.topic and info["error_code"] == 0:
             return [TopicPartition(args.topic, p["partition_index"]) for p in info["partitions"]]
+        if info["name"] == args.topic and info["error_code"] != UnknownTopicOrPartitionError.errno:
+            raise for_code(info["error_code"])()  # e.g. LEADER_NOT_AVAILABLE while a broker restarts
     raise UnknownError(f"topic '{args.topic}' does not exist at {args.bootstrap_server}")
 
 
@@ -128,9 +138,26 @@ def main(argv=None):
     except KafkaError as error:
         helpers.print_error(f"error: {helpers.describe_failure(error, args)}")
         return 1
+    kafka_away, back_at = False, None
     try:
         while True:
-            screen = render(args, *snapshot(admin, args))
+            try:
+                screen = render(args, *snapshot(admin, args))
+                kafka_away, back_at = False, None
+            except UnknownError:
+                # A broker that has just restarted says "unknown topic" until the controller has sent it the
+                # cluster's metadata: after Kafka was away, give it a moment before believing that.
+                back_at = back_at or time.monotonic()
+                if not kafka_away or time.monotonic() - back_at > METADATA_WAIT_SECONDS:
+                    raise
+                time.sleep(args.every)
+                continue
+            except KafkaError as error:
+                if not args.every:  # one snapshot asked for: say what went wrong (below)
+                    raise
+                kafka_away = helpers.wait_for_kafka(error, kafka_away, WATCHING_WAITS)  # a broker restarting
+                time.sleep(args.every)
+                continue
             if args.every and sys.stdout.isatty():
                 print(CLEAR_SCREEN + screen + f"\n(every {args.every} s; Ctrl-C to stop)", flush=True)
             else:

@@ -40,12 +40,13 @@ def rejoin_group(consumer):
     consumer._coordinator.request_rejoin()
 
 
-KAFKA_AWAY = ("Kafka is not answering (a broker restarting?): the consumer waits for it, and commits what it has "
-              "shown once it is back")
+KAFKA_AWAY = "Kafka is not answering (a broker restarting?): "
+CONSUMER_WAITS = "the consumer waits for it, and commits what it has shown once it is back"
 
 
-def wait_for_kafka(error, already_said):
-    """After a retriable error from poll() or commit(): say once that Kafka is away, pause, and return True.
+def wait_for_kafka(error, already_said, what_happens=CONSUMER_WAITS):
+    """After a retriable error from poll() or commit() (or watch_lag.py's admin requests): say once that Kafka
+    is away and what the script does meanwhile, pause, and return True.
 
     kafka-python 3.0.12 raises a broker's short absence (KafkaConnectionError while it looks for the group
     coordinator) out of poll() and commit() instead of retrying, as it does in most other places. The error is
@@ -55,7 +56,7 @@ def wait_for_kafka(error, already_said):
     if not error.retriable:
         raise error
     if not already_said:
-        print(KAFKA_AWAY, flush=True)
+        print(KAFKA_AWAY + what_happens, flush=True)
     time.sleep(0.5)  # the failing call may return at once: no busy loop while the broker is down
     return True
 

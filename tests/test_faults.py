@@ -323,6 +323,33 @@ def test_a_consumer_dropped_from_its_group_rejoins_and_shows_each_record_once(fa
     assert_ten_shown_once_and_committed(consumer, code, stack, topic, group)
 
 
+@pytest.mark.slow
+def test_watch_lag_every_keeps_watching_through_a_broker_restart(fault_stack):
+    """watch_lag.py --every ended with 'error: cannot reach Kafka' and exit 1 when the broker restarted under it
+    (tried by hand, 2026-12-07); the chapter tells the learner to leave it open."""
+    stack = fault_stack
+    topic, group = create_topic(stack.bootstrap, unique_name("watched")), unique_name("watched")
+    produce_raw(stack.bootstrap, topic, [json.dumps({"id": 1}).encode()])
+    read = run_script("consumer.py", "--topic", topic, "--group", group, "--max-messages", 1, bootstrap=stack.bootstrap)
+    assert read.returncode == 0, read
+    watcher = start_script("watch_lag.py", "--topic", topic, "--group", group, "--every", 1, bootstrap=stack.bootstrap)
+    try:
+        watcher.wait_for(r"^  total +1 +1 +0$", timeout=30)
+        stack.stop_broker(0)
+        watcher.wait_for(r"^Kafka is not answering \(a broker restarting\?\): watch_lag.py keeps asking, and shows "
+                         r"the group again once it is back$", timeout=60)
+        broker_up(stack)
+        produce_raw(stack.bootstrap, topic, [json.dumps({"id": 2}).encode()])
+        watcher.wait_for(r"^  total +2 +1 +1$", timeout=60)  # drawn again, with the record sent after the restart
+        code = watcher.interrupt(15)
+    finally:
+        watcher.kill()
+        broker_up(stack)
+    assert_no_traceback(watcher.text)
+    assert code == 0, watcher.text
+    assert not [line for line in watcher.lines if line.startswith("error:")], watcher.text
+
+
 # ---------------------------------------------------------------------------------------------------
 # 4. Ctrl-C in every phase
 
