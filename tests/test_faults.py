@@ -19,6 +19,7 @@ from support import (
     local_kafka,
     produce_raw,
     run_script,
+    script_env,
     start_script,
     unique_name,
 )
@@ -252,6 +253,18 @@ def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
             f"{resumed_after:.1f} s after the restart began; lost 0, duplicates 0")
 
 
+def wait_or_show_stacks(process, pattern, timeout, count=1):
+    """Background.wait_for, but a consumer still running when it times out first prints where each of its
+    threads is (PYTHONFAULTHANDLER=1 and SIGABRT), so a rare hang shows its cause in the test's output."""
+    try:
+        return process.wait_for(pattern, timeout=timeout, count=count)
+    except AssertionError:
+        if process.process.poll() is None:
+            process.signal(signal.SIGABRT)
+            process.wait(10)
+        raise AssertionError(f"no {count}x /{pattern}/ within {timeout}s:\n" + process.text) from None
+
+
 def assert_ten_shown_once_and_committed(consumer, code, stack, topic, group):
     """ids 1 to 10 each printed once, a Ctrl-C that committed them, and a rerun of the group that shows none."""
     out = consumer.text
@@ -270,7 +283,8 @@ def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack
     2026-12-07, in the restart test above). The proxy holds the commit back until the broker is down."""
     stack, proxy = fault_stack, fault_stack.proxy
     topic, group = create_topic(stack.bootstrap, unique_name("commit-gone")), unique_name("commit-gone")
-    consumer = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=stack.proxy_bootstrap)
+    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
+                            env=script_env(stack.proxy_bootstrap, PYTHONFAULTHANDLER="1"))
     try:
         consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
         proxy.hold(OFFSET_COMMIT)
@@ -281,7 +295,7 @@ def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack
         consumer.wait_for(r"^Kafka is not answering \(a broker restarting\?\): the consumer waits for it", timeout=60)
         broker_up(stack)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
-        consumer.wait_for(r"^Data Received", timeout=60, count=10)
+        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10)
         code = consumer.interrupt(15)
     finally:
         consumer.kill()
@@ -299,7 +313,8 @@ def test_a_consumer_dropped_from_its_group_rejoins_and_shows_each_record_once(fa
     it showed the batch a second time. The proxy drops only this consumer's commits and heartbeats."""
     stack, proxy = fault_stack, fault_stack.proxy
     topic, group = create_topic(stack.bootstrap, unique_name("dropped")), unique_name("dropped")
-    consumer = start_script("consumer.py", "--topic", topic, "--group", group, bootstrap=stack.proxy_bootstrap)
+    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
+                            env=script_env(stack.proxy_bootstrap, PYTHONFAULTHANDLER="1"))
     admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap)
     try:
         consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
@@ -311,9 +326,9 @@ def test_a_consumer_dropped_from_its_group_rejoins_and_shows_each_record_once(fa
             assert time.monotonic() < deadline, consumer.text
             time.sleep(0.5)
         proxy.release()
-        consumer.wait_for(r"assigned partitions \[0\]", timeout=60, count=2)
+        wait_or_show_stacks(consumer, r"assigned partitions \[0\]", timeout=60, count=2)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
-        consumer.wait_for(r"^Data Received", timeout=60, count=10)
+        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10)
         time.sleep(1)  # would a record shown before the rejoin come a second time?
         code = consumer.interrupt(15)
     finally:
