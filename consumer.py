@@ -86,9 +86,9 @@ def consume(consumer, news, args, committed):
                 stop_reason = f"No new records for {args.timeout:g} s (--timeout)."
     except KeyboardInterrupt:
         stop_reason = "Stopped by Ctrl-C."
-        try:  # what was printed before the Ctrl-C, on the partitions this consumer still has
-            kafka_away = not commit(consumer, {tp: shown[tp] for tp in consumer.assignment() if tp in shown},
-                                    committed)
+        try:  # what was printed before the Ctrl-C; a partition the group took away cannot take the commit
+            mine = {tp: offset for tp, offset in shown.items() if tp in consumer.assignment()}
+            kafka_away = not commit(consumer, mine, committed) or len(mine) < len(shown)
         except KafkaError as error:
             if not error.retriable and not isinstance(error, RebalanceInProgressError):
                 raise
