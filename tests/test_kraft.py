@@ -19,16 +19,24 @@ from support import REPO, local_kafka, run_script, unique_name
 COMPOSE = REPO / "docker-compose.kraft.yml"
 
 
-def test_the_kraft_broker_is_kafka_4_with_no_zookeeper(kraft_kafka):
-    stack = kraft_kafka.stack
-    # The stack counts as started once its port accepts connections; the broker logs its version and
-    # "started" just after that, which on a busy machine can be seconds later: wait for those lines.
+def log_once_started(stack):
+    """The broker's log once it says "Kafka Server started".
+
+    The stack counts as started once its port accepts connections. KafkaRaftServer logs its version
+    (AppInfoParser) and "Kafka Server started" only after the broker has started, which on a busy
+    machine can be seconds later, so a test that reads the log at once can miss both lines.
+    """
     deadline = time.monotonic() + 60
     while True:
         log = (stack.broker_dir(0) / "broker.log").read_text(errors="replace")
         if "Kafka Server started" in log or time.monotonic() > deadline:
-            break
+            return log
         time.sleep(0.2)
+
+
+def test_the_kraft_broker_is_kafka_4_with_no_zookeeper(kraft_kafka):
+    stack = kraft_kafka.stack
+    log = log_once_started(stack)
     assert f"Kafka version: {local_kafka.KRAFT_VERSION}" in log
     assert "Kafka Server started (kafka.server.KafkaRaftServer)" in log
     assert re.search(r"Formatting metadata directory .* with metadata\.version 4\.", log)
@@ -164,7 +172,7 @@ def compose_kraft(stack_factory):
 def test_kraft_compose_settings_run_the_three_scripts(compose_kraft):
     """The compose file's settings on a real 4.x broker, its storage formatted with the file's CLUSTER_ID."""
     bootstrap = compose_kraft.bootstrap  # the HOST listener
-    log = (compose_kraft.broker_dir(0) / "broker.log").read_text(errors="replace")
+    log = log_once_started(compose_kraft)
     cluster_id = compose_check.environment(COMPOSE, "kafka")["CLUSTER_ID"]
     assert f"Kafka version: {local_kafka.KRAFT_VERSION}" in log
     assert cluster_id in (compose_kraft.broker_dir(0) / "data" / "meta.properties").read_text()
