@@ -30,12 +30,13 @@ CONSUMER_CONFIG = {
     "max_poll_interval_ms": 15000,
     "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
+CLIENT_ID = "kit-count-professions"
 
 
 def main(argv=None):
     args = parse_args(argv)
     helpers.configure_logging(args.verbose)
-    settings = kafka_settings.connection_settings(args, "kit-count-professions")
+    settings = kafka_settings.connection_settings(args, CLIENT_ID)
     try:
         partitions = helpers.partition_count(settings, args.topic)
         if partitions is None:
@@ -44,28 +45,28 @@ def main(argv=None):
         helpers.ensure_topic(settings, args.output, partitions, compacted=True, exact=True)
         # One batch, one transaction, as in route_users.py: --batch-size records at most.
         consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group, max_poll_records=args.batch_size)
-        producer = route_users.new_producer(settings, args)
+        producer = route_users.new_producer(args, CLIENT_ID)
     except KafkaError as error:
         return helpers.fail(error, args)
     news = helpers.RestoreNews(consumer, args.group, args.topic)
     try:
         consumer.subscribe([args.topic], listener=news)
         print(helpers.starting_line(f"Counting '{args.topic}' into '{args.output}'", args), flush=True)
-        return count(consumer, producer, news, settings, args)
+        return count(consumer, producer, news, args)
     except KafkaError as error:
         return helpers.fail(error, args)
     finally:
         consumer.close(autocommit=False)
 
 
-def count(consumer, producer, news, settings, args):
+def count(consumer, producer, news, args):
     stopper, counts, total = helpers.Stopper(args), {}, 0  # counts: {partition: {profession: count}}
     try:
         while (stop_reason := stopper.reason()) is None:
             batch = consumer.poll(timeout_ms=500, max_records=stopper.poll_limit())
             had_news = news.print_news() or not consumer.assignment()
             if news.to_restore:  # new partitions: their counts first, then their records
-                restore(consumer, news.to_restore, counts, settings, args)
+                restore(consumer, news.to_restore, counts, args)
             stopper.saw(sum(map(len, batch.values())), had_news)
             if not batch:
                 continue
@@ -73,10 +74,10 @@ def count(consumer, producer, news, settings, args):
                 line = write_batch(producer, consumer, batch, counts, args)
                 total += sum(map(len, batch.values()))
             except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
-                producer, line = helpers.recover(producer, error, lambda: route_users.new_producer(settings, args))
+                producer, line = helpers.recover(producer, error, lambda: route_users.new_producer(args, CLIENT_ID))
                 print(line, flush=True)
                 helpers.rewind(consumer, error)
-                restore(consumer, set(consumer.assignment()), counts, settings, args)  # drop the uncommitted counts
+                restore(consumer, set(consumer.assignment()), counts, args)  # drop the uncommitted counts
                 continue
             print(line, flush=True)
     except KeyboardInterrupt:
@@ -88,10 +89,11 @@ def count(consumer, producer, news, settings, args):
     return 0
 
 
-def restore(consumer, partitions, counts, settings, args):
+def restore(consumer, partitions, counts, args):
     """Read the partitions' latest counts back from the compacted topic, then let their records flow."""
     wanted = sorted(tp.partition for tp in partitions)
     for partition in wanted:
+        settings = kafka_settings.connection_settings(args, CLIENT_ID)  # anew: the brokers that are up may have changed
         counts[partition] = helpers.restore_counts(settings, args.output, [partition])
     print(f"Restored {sum(len(counts[p]) for p in wanted)} count(s) for partitions {wanted} from '{args.output}'",
           flush=True)

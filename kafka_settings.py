@@ -33,7 +33,8 @@ def add_connection_arguments(parser):
 def connection_settings(args, client_id):
     """Where and how to connect: the part of every client's config that the scripts share."""
     return {
-        "bootstrap_servers": args.bootstrap_server.split(","),
+        # Stopped brokers are left out of the list: kafka-python 3.0.12 can wait on one of them (see helpers).
+        "bootstrap_servers": helpers.servers_to_bootstrap_from(args.bootstrap_server),
         "client_id": client_id,  # shows up in the broker's logs and metrics
         "bootstrap_timeout_ms": CONNECT_TIMEOUT_MS,  # fail within seconds when no broker answers
         **security_settings(os.environ),

@@ -39,6 +39,7 @@ PRODUCER_CONFIG = {
     "transaction_timeout_ms": 10000,
     "reconnect_backoff_max_ms": 1000,  # as for the consumer: back within a second of the broker
 }
+CLIENT_ID = "kit-route-users"
 OUTPUT_PARTITIONS = 3  # count_professions.py can run as up to 3 copies
 TRANSACTIONS_READY_SECONDS = 30
 
@@ -46,7 +47,7 @@ TRANSACTIONS_READY_SECONDS = 30
 def main(argv=None):
     args = parse_args(argv)
     helpers.configure_logging(args.verbose)
-    settings = kafka_settings.connection_settings(args, "kit-route-users")
+    settings = kafka_settings.connection_settings(args, CLIENT_ID)
     try:
         if helpers.partition_count(settings, args.topic) is None:
             return helpers.topic_missing(args)
@@ -54,7 +55,7 @@ def main(argv=None):
         helpers.ensure_topic(settings, args.dlq, 1)
         # One batch, one transaction: --batch-size (500 by default) sets how many records a batch holds at most.
         consumer = KafkaConsumer(**settings, **CONSUMER_CONFIG, group_id=args.group, max_poll_records=args.batch_size)
-        producer = new_producer(settings, args)
+        producer = new_producer(args, CLIENT_ID)
     except KafkaError as error:
         return helpers.fail(error, args)
     news = helpers.AssignmentNews(consumer, args.group, args.topic)
@@ -62,15 +63,16 @@ def main(argv=None):
         consumer.subscribe([args.topic], listener=news)
         print(helpers.starting_line(f"Routing '{args.topic}' to '{args.output}' (bad records to '{args.dlq}')", args),
               flush=True)
-        return route(consumer, producer, news, settings, args)
+        return route(consumer, producer, news, args)
     except KafkaError as error:
         return helpers.fail(error, args)
     finally:
         consumer.close(autocommit=False)
 
 
-def new_producer(settings, args):
+def new_producer(args, client_id):
     """The stage's producer (count_professions.py uses it too): transactional unless --at-least-once."""
+    settings = kafka_settings.connection_settings(args, client_id)  # anew: the brokers that are up may have changed
     if args.at_least_once:
         return KafkaProducer(**settings, **PRODUCER_CONFIG)
     # Unique per running copy: two copies share the group, and the broker fences a stale one through
@@ -84,7 +86,7 @@ def new_producer(settings, args):
     return producer
 
 
-def route(consumer, producer, news, settings, args):
+def route(consumer, producer, news, args):
     stopper, totals = helpers.Stopper(args), {"in": 0, "out": 0, "dlq": 0}
     try:
         while (stop_reason := stopper.reason()) is None:
@@ -95,7 +97,7 @@ def route(consumer, producer, news, settings, args):
             try:
                 line = write_batch(producer, consumer, batch, args, totals)
             except KafkaError as error:  # e.g. fenced: this copy lost its partitions while it was stalled
-                producer, line = helpers.recover(producer, error, lambda: new_producer(settings, args))
+                producer, line = helpers.recover(producer, error, lambda: new_producer(args, CLIENT_ID))
                 helpers.rewind(consumer, error)
             print(line, flush=True)
     except KeyboardInterrupt:

@@ -79,14 +79,20 @@ from helpers.transactions import (
     init_transactions,
     send_offsets_to_transaction,
 )
-from helpers.workarounds import AssignmentNews, SendsFinishBeforeCtrlC, close_producer, wait_for_kafka
+from helpers.workarounds import (
+    AssignmentNews,
+    SendsFinishBeforeCtrlC,
+    close_producer,
+    servers_to_bootstrap_from,
+    wait_for_kafka,
+)
 
 __all__ = [
     "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_line", "json_object",
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
-    "Terminated", "raise_terminated", "stopped_by", "wait_for_kafka",
+    "Terminated", "raise_terminated", "servers_to_bootstrap_from", "stopped_by", "wait_for_kafka",
     "print_error", "print_how_the_consumer_ended", "print_where_the_group_starts", "show_record",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
     "send_offsets_to_transaction", "transactions_not_ready",
