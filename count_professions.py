@@ -92,8 +92,8 @@ def count(consumer, producer, news, args):
 def restore(consumer, partitions, counts, args):
     """Read the partitions' latest counts back from the compacted topic, then let their records flow."""
     wanted = sorted(tp.partition for tp in partitions)
+    settings = kafka_settings.connection_settings(args, CLIENT_ID)  # anew: the brokers that are up may have changed
     for partition in wanted:
-        settings = kafka_settings.connection_settings(args, CLIENT_ID)  # anew: the brokers that are up may have changed
         counts[partition] = helpers.restore_counts(settings, args.output, [partition])
     print(f"Restored {sum(len(counts[p]) for p in wanted)} count(s) for partitions {wanted} from '{args.output}'",
           flush=True)
