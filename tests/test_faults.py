@@ -228,8 +228,9 @@ def test_consumer_killed_and_restarted_loses_nothing_and_repeats_at_most_one_bat
 def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
     stack = fault_stack
     topic = create_topic(stack.bootstrap, unique_name("restart-consume"))
+    # PYTHONFAULTHANDLER: rehearsal run 18 saw this consumer silent for 60 s after "partitions [0] revoked".
     consumer = start_script("consumer.py", "--topic", topic, "--group", unique_name("through"),
-                            bootstrap=stack.bootstrap)
+                            env=script_env(stack.bootstrap, PYTHONFAULTHANDLER="1"))
     try:
         consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
@@ -238,7 +239,7 @@ def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
         stack.restart_broker(0, down_seconds=2)
         assert consumer.process.poll() is None, consumer.text
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
-        consumer.wait_for(r"^Data Received", timeout=60, count=10)
+        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10)
         resumed_after = time.monotonic() - started
         code = consumer.interrupt(15)
     finally:
