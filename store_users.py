@@ -680,8 +680,7 @@ def main(argv=None):
         helpers.print_error(f"error: {error}")
         return 1
     except KafkaError as error:
-        helpers.print_error(f"error: {helpers.describe_failure(error, args)}")
-        return 1
+        return helpers.fail(error, args)
     except db_error as error:
         helpers.print_error(f"error: {database_failure(error, description)}")
         return 1

@@ -8,7 +8,6 @@ The aborted records stay in the log (a plain consumer still shows them). A Ctrl-
 transaction; the last line says whether it ended committed, aborted or with its outcome unknown.
 """
 
-
 import helpers
 
 from kafka import KafkaProducer

@@ -136,8 +136,7 @@ def main(argv=None):
         helpers.print_error(f"error: {error}")
         return 2
     except KafkaError as error:
-        helpers.print_error(f"error: {helpers.describe_failure(error, args)}")
-        return 1
+        return helpers.fail(error, args)
     kafka_away, back_at = False, None
     try:
         while True:
@@ -173,8 +172,7 @@ def main(argv=None):
         helpers.print_error(f"error: {error}")
         return 1
     except KafkaError as error:
-        helpers.print_error(f"error: {helpers.describe_failure(error, args)}")
-        return 1
+        return helpers.fail(error, args)
     finally:
         admin.close()
 
