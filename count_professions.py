@@ -50,7 +50,7 @@ def main(argv=None):
         return helpers.fail(error, args)
     news = helpers.RestoreNews(consumer, args.group, args.topic)
     try:
-        consumer.subscribe([args.topic], listener=news)
+        helpers.subscribe(consumer, args.topic, news)  # consumer.subscribe(), and the partitions before the join
         print(helpers.starting_line(f"Counting '{args.topic}' into '{args.output}'", args), flush=True)
         return count(consumer, producer, news, args)
     except KafkaError as error:

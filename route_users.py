@@ -60,7 +60,7 @@ def main(argv=None):
         return helpers.fail(error, args)
     news = helpers.AssignmentNews(consumer, args.group, args.topic)
     try:
-        consumer.subscribe([args.topic], listener=news)
+        helpers.subscribe(consumer, args.topic, news)  # consumer.subscribe(), and the partitions before the join
         print(helpers.starting_line(f"Routing '{args.topic}' to '{args.output}' (bad records to '{args.dlq}')", args),
               flush=True)
         return route(consumer, producer, news, args)

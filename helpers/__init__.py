@@ -84,6 +84,7 @@ from helpers.workarounds import (
     SendsFinishBeforeCtrlC,
     close_producer,
     servers_to_bootstrap_from,
+    subscribe,
     wait_for_kafka,
 )
 
@@ -92,7 +93,7 @@ __all__ = [
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_line", "json_object",
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
     "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
-    "Terminated", "raise_terminated", "servers_to_bootstrap_from", "stopped_by", "wait_for_kafka",
+    "Terminated", "raise_terminated", "servers_to_bootstrap_from", "stopped_by", "subscribe", "wait_for_kafka",
     "print_error", "print_how_the_consumer_ended", "print_where_the_group_starts", "show_record",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",
     "send_offsets_to_transaction", "transactions_not_ready",

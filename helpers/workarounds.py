@@ -78,6 +78,20 @@ def rejoin_group(consumer):
     consumer._coordinator.request_rejoin()
 
 
+def subscribe(consumer, topic, listener):
+    """consumer.subscribe(), then fetch the topic's partitions before the first poll() joins the group.
+
+    kafka-python 3.0.12 asks for a newly subscribed topic's metadata only once its retry back-off (100 ms
+    after the consumer's last metadata request) has passed, and on a quiet broker the first poll() can join
+    the group sooner. The group's leader then assigns from metadata without the topic: every member gets no
+    partition, and the group rebalances again a moment later, once the metadata is in. consumer.py and
+    store_users.py call partitions_for_topic() right after subscribe() too, to tell a missing topic.
+    Returns the topic's partitions (an empty set: no such topic).
+    """
+    consumer.subscribe([topic], listener=listener)
+    return consumer.partitions_for_topic(topic)
+
+
 KAFKA_AWAY = "Kafka is not answering (a broker restarting?): "
 CONSUMER_WAITS = "the consumer waits for it, and commits what it has shown once it is back"
 

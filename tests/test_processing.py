@@ -13,6 +13,8 @@ import re
 import signal
 import time
 
+import helpers
+
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from support import (
@@ -24,6 +26,8 @@ from support import (
     start_script,
     unique_name,
 )
+
+import route_users
 
 CONSOLE_PRODUCER = "kafka.tools.ConsoleProducer"
 PROFESSIONS = ["Teacher", "Nurse", "Architect", "Chef", "Pilot", "Plumber", "Designer", "Data Engineer",
@@ -190,6 +194,26 @@ def test_both_stages_route_and_count_exactly_once(bootstrap):
     assert f"Created topic '{pipeline.counts}' with 3 partition(s) (cleanup.policy=compact)." in counted.lines
     assert all(outcome == "committed" for *_, outcome in batches(counted.lines)), counted
     pipeline.assert_exact()
+
+
+def test_a_new_member_is_given_every_partition_at_its_first_join(bootstrap):
+    """helpers.subscribe, as both stages call it, fetches the topic's partitions before the first poll joins.
+    Without that, a consumer that subscribed right after it was created joined before kafka-python had the
+    topic's metadata (19 times in 20 here), and said it waited as a standby, then got its partitions."""
+    topic = unique_name("first-join")
+    create_topic(bootstrap, topic, partitions=3)
+    for _ in range(3):
+        group = unique_name("first-join")
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, **route_users.CONSUMER_CONFIG)
+        news = helpers.AssignmentNews(consumer, group, topic)
+        try:
+            assert helpers.subscribe(consumer, topic, news) == {0, 1, 2}
+            deadline = time.monotonic() + 30
+            while not news.lines and time.monotonic() < deadline:
+                assert consumer.poll(timeout_ms=200) == {}
+            assert news.lines == [f"Group '{group}': assigned partitions [0, 1, 2] of topic '{topic}'"]
+        finally:
+            consumer.close()
 
 
 def test_count_professions_refuses_topics_that_are_not_co_partitioned_or_not_compacted(bootstrap):
