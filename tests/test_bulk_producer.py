@@ -12,8 +12,10 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from stack_processes import who_listens_on
 from support import REPO, consume_all, create_topic, end_offsets, run_script, script_env, start_script, unique_name
 
 INTERRUPTED = re.compile(r"^Interrupted: ([\d,]+) of ([\d,]+) records acknowledged, ([\d,]+) sent but not "
@@ -290,6 +292,16 @@ def stoppable(stack_factory):
     return stack_factory.start()
 
 
+def assert_frozen_and_listening(pid, port):
+    """The process is stopped (state T in /proc) and is the one listening on the port."""
+    deadline = time.monotonic() + 5
+    while (state := Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "T":
+        assert time.monotonic() < deadline, f"pid {pid} is still in state {state} 5 s after SIGSTOP"
+        time.sleep(0.01)
+    listener = who_listens_on(port)
+    assert listener == f"pid {pid} (java)", f"port {port} is served by {listener}, not by the frozen pid {pid}"
+
+
 def test_ctrl_c_during_the_final_wait_says_what_was_acknowledged(stoppable):
     bootstrap = stoppable.bootstrap
     topic = create_topic(bootstrap, unique_name("final-wait"))
@@ -305,6 +317,8 @@ def test_ctrl_c_during_the_final_wait_says_what_was_acknowledged(stoppable):
             assert time.monotonic() < deadline, "the first 100 records never arrived"
             time.sleep(0.2)
         os.kill(broker, signal.SIGSTOP)  # from now on nothing is acknowledged
+        # Rehearsal run 22 (2026-12-07) saw all 150 acknowledged after this: is the frozen process the broker?
+        assert_frozen_and_listening(broker, stoppable.broker_port(0))
         producer.stdin.write("".join(user_line(n) for n in range(101, 151)) + "oops\n")
         producer.stdin.flush()
         # The bad line stops the sending; the progress line shows the final wait for the 50 in flight.
