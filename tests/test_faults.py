@@ -227,9 +227,9 @@ def test_consumer_killed_and_restarted_loses_nothing_and_repeats_at_most_one_bat
 @pytest.mark.slow
 def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
     stack = fault_stack
-    topic = create_topic(stack.bootstrap, unique_name("restart-consume"))
+    topic, group = create_topic(stack.bootstrap, unique_name("restart-consume")), unique_name("through")
     # PYTHONFAULTHANDLER: rehearsal run 18 saw this consumer silent for 60 s after "partitions [0] revoked".
-    consumer = start_script("consumer.py", "--topic", topic, "--group", unique_name("through"),
+    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
                             env=script_env(stack.bootstrap, PYTHONFAULTHANDLER="1"))
     try:
         consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
@@ -239,7 +239,7 @@ def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
         stack.restart_broker(0, down_seconds=2)
         assert consumer.process.poll() is None, consumer.text
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
-        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10)
+        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10, stack=stack, group=group)
         resumed_after = time.monotonic() - started
         code = consumer.interrupt(15)
     finally:
@@ -254,16 +254,33 @@ def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
             f"{resumed_after:.1f} s after the restart began; lost 0, duplicates 0")
 
 
-def wait_or_show_stacks(process, pattern, timeout, count=1):
+def wait_or_show_stacks(process, pattern, timeout, count=1, stack=None, group=None):
     """Background.wait_for, but a consumer still running when it times out first prints where each of its
-    threads is (PYTHONFAULTHANDLER=1 and SIGABRT), so a rare hang shows its cause in the test's output."""
+    threads is (PYTHONFAULTHANDLER=1 and SIGABRT), so a rare hang shows its cause in the test's output.
+    With stack and group, it also says what the broker tells an independent client about the group, and
+    the end of the broker's log: a broker that never serves the group again is told from a stuck client."""
     try:
         return process.wait_for(pattern, timeout=timeout, count=count)
     except AssertionError:
+        broker_side = "" if stack is None else "\n" + group_seen_by_broker(stack, group)
         if process.process.poll() is None:
             process.signal(signal.SIGABRT)
             process.wait(10)
-        raise AssertionError(f"no {count}x /{pattern}/ within {timeout}s:\n" + process.text) from None
+        raise AssertionError(f"no {count}x /{pattern}/ within {timeout}s:\n" + process.text + broker_side) from None
+
+
+def group_seen_by_broker(stack, group):
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap, request_timeout_ms=10000)
+        try:
+            described = admin.describe_groups([group])[group]
+        finally:
+            admin.close()
+        seen = f"state {described['group_state']}, {len(described['members'])} member(s), error {described['error']}"
+    except Exception as error:  # noqa: BLE001 - any answer, or none, is the evidence wanted here
+        seen = f"{type(error).__name__}: {error}"
+    log_lines = (stack.broker_dir(0) / "broker.log").read_text(errors="replace").splitlines()[-40:]
+    return f"The broker on group {group!r}: {seen}. End of its log:\n" + "\n".join(log_lines)
 
 
 def assert_ten_shown_once_and_committed(consumer, code, stack, topic, group):
@@ -296,7 +313,7 @@ def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack
         consumer.wait_for(r"^Kafka is not answering \(a broker restarting\?\): the consumer waits for it", timeout=60)
         broker_up(stack)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
-        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10)
+        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10, stack=stack, group=group)
         code = consumer.interrupt(15)
     finally:
         consumer.kill()
@@ -327,9 +344,9 @@ def test_a_consumer_dropped_from_its_group_rejoins_and_shows_each_record_once(fa
             assert time.monotonic() < deadline, consumer.text
             time.sleep(0.5)
         proxy.release()
-        wait_or_show_stacks(consumer, r"assigned partitions \[0\]", timeout=60, count=2)
+        wait_or_show_stacks(consumer, r"assigned partitions \[0\]", timeout=60, count=2, stack=stack, group=group)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(6, 11)])
-        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10)
+        wait_or_show_stacks(consumer, r"^Data Received", timeout=60, count=10, stack=stack, group=group)
         time.sleep(1)  # would a record shown before the rejoin come a second time?
         code = consumer.interrupt(15)
     finally:
