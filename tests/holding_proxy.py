@@ -6,8 +6,9 @@ the proxy's address on an extra listener, so every connection a client opens goe
 Requests flow through unchanged until hold(api_key): the first request with that key (Produce is 0,
 EndTxn 26, InitProducerId 22) and everything after it on that connection then wait until release(),
 or for ever. drop(*api_keys) instead closes the connection whenever such a request arrives: to that
-client the broker went away at that step, while every other client still reaches it. Answers from
-the broker always flow.
+client the broker went away at that step, while every other client still reaches it. refuse() closes
+every connection and the listening port until release(): to the clients, the broker is gone (a connect
+is refused, as by a stopped broker), though it keeps running. Answers from the broker always flow.
 """
 
 import socket
@@ -24,6 +25,7 @@ class HoldingProxy:
         self.port = self.listener.getsockname()[1]
         self.holding = set()
         self.dropping = set()
+        self.refusing = False
         self.held = threading.Event()  # set once a request was held back
         self.released = threading.Event()
         self.sockets = []
@@ -37,9 +39,19 @@ class HoldingProxy:
     def drop(self, *api_keys):
         self.dropping = set(api_keys)
 
+    def refuse(self):
+        """Close every connection and the listening port, until release()."""
+        self.refusing = True
+        _close(self.listener, *self.sockets)
+        self.sockets = []
+
     def release(self):
-        """Everything flows again: held requests go on, and nothing more is held or dropped."""
+        """Everything flows again: held requests go on, and nothing more is held, dropped or refused."""
         self.holding, self.dropping = set(), set()
+        if self.refusing:
+            self.listener = socket.create_server(("127.0.0.1", self.port))  # the same port: clients know it
+            threading.Thread(target=self._accept, daemon=True).start()
+            self.refusing = False
         self.released.set()
 
     def reset(self):
@@ -53,9 +65,10 @@ class HoldingProxy:
         _close(self.listener)
 
     def _accept(self):
+        listener = self.listener
         while True:
             try:
-                client, _ = self.listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return  # the listener was closed
             try:
@@ -64,6 +77,9 @@ class HoldingProxy:
                 _close(client)
                 continue
             self.sockets += [client, broker]
+            if self.refusing:  # refuse() came while this connection was being made
+                _close(client, broker)
+                return
             threading.Thread(target=self._requests, args=(client, broker), daemon=True).start()
             threading.Thread(target=self._answers, args=(broker, client), daemon=True).start()
 
@@ -103,7 +119,13 @@ def _read_exactly(sock, count):
 
 
 def _close(*sockets):
+    """shutdown() first: close() alone does not end a recv() another thread is blocked in, and the peer would
+    see the connection open until that thread woke up."""
     for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # not connected (any more)
         try:
             sock.close()
         except OSError:
