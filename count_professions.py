@@ -28,7 +28,6 @@ CONSUMER_CONFIG = {
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up this long at most
     # (5 minutes by default). A batch, restore included, takes far less.
     "max_poll_interval_ms": 15000,
-    "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
 CLIENT_ID = "kit-count-professions"
 

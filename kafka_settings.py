@@ -12,6 +12,9 @@ DEFAULT_TOPIC = "Users"
 
 # How long a script waits for a broker before it gives up (kafka-python's own default is 30 s).
 CONNECT_TIMEOUT_MS = 3500
+# The longest wait between two tries to reach a broker that went away. kafka-python doubles the wait after
+# each failed try up to 30 s by default, so a script could stay away half a minute after a broker restart.
+RECONNECT_BACKOFF_MAX_MS = 1000
 
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -37,6 +40,7 @@ def connection_settings(args, client_id):
         "bootstrap_servers": helpers.servers_to_bootstrap_from(args.bootstrap_server),
         "client_id": client_id,  # shows up in the broker's logs and metrics
         "bootstrap_timeout_ms": CONNECT_TIMEOUT_MS,  # fail within seconds when no broker answers
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,  # back within a second of a restarted broker
         **security_settings(os.environ),
     }
 

@@ -26,7 +26,6 @@ CONSUMER_CONFIG = {
     # Also the rebalance timeout: a copy killed during a rebalance holds the group up for this long at most
     # (5 minutes by default). One batch takes well under a second, so 15 s still leaves room for a slow one.
     "max_poll_interval_ms": 15000,
-    "reconnect_backoff_max_ms": 1000,  # kafka-python waits up to 30 s between tries: after a broker restart, 1 s
 }
 PRODUCER_CONFIG = {
     "acks": "all",  # transactions need every in-sync replica to confirm
@@ -37,7 +36,6 @@ PRODUCER_CONFIG = {
     # mid-batch holds up read_committed readers of the outputs, and the fetch of its group's offsets by the copy
     # that takes over, for 20 s at most. A batch's transaction is open for well under a second.
     "transaction_timeout_ms": 10000,
-    "reconnect_backoff_max_ms": 1000,  # as for the consumer: back within a second of the broker
 }
 CLIENT_ID = "kit-route-users"
 OUTPUT_PARTITIONS = 3  # count_professions.py can run as up to 3 copies
