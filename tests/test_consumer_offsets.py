@@ -3,8 +3,11 @@
 Each test runs the scripts against a real broker and reads the group's committed offsets with an independent
 kafka-python client."""
 
+import subprocess
+import sys
+
 from kafka import KafkaConsumer, TopicPartition
-from support import end_offsets, run_script, unique_name
+from support import REPO, end_offsets, produce_raw, run_script, script_env, unique_name
 from test_watch_lag import table_rows
 
 
@@ -46,3 +49,39 @@ def test_a_group_that_read_nothing_commits_nothing(bootstrap, topic):
     assert committed_offsets(bootstrap, group, topic) == {}
     again = run_script("consumer.py", "--topic", topic, "--group", group, "--timeout", 2, bootstrap=bootstrap)
     assert f"Group '{group}' has no committed offsets yet" in again.stdout, again
+
+
+CTRL_C_AFTER_LINE = """
+import os, runpy, signal, sys
+class Stdout:
+    def __init__(self, real):
+        self.real = real
+    def write(self, text):
+        written = self.real.write(text)
+        if os.environ["CTRL_C_AFTER"] in text:  # the line is out: the learner has seen the record
+            self.real.flush()
+            os.kill(os.getpid(), signal.SIGINT)
+        return written
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+sys.stdout = Stdout(sys.stdout)
+sys.argv = sys.argv[1:]
+sys.path.insert(0, os.getcwd())
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_ctrl_c_right_after_a_record_is_printed_commits_that_record(bootstrap, topic):
+    """Rehearsal runs 7 and 24 (2026-12-07): the test pressed Ctrl-C as soon as it saw the last record. The
+    KeyboardInterrupt came after the line was written but before consumer.py noted it as shown, so the Ctrl-C
+    committed one record short, said "Offsets committed", and the next run showed that record again."""
+    produce_raw(bootstrap, topic, [b'{"id": 1}', b'{"id": 2}', b'{"id": 3}'])
+    group = unique_name("ctrl-c-after-line")
+    result = subprocess.run([sys.executable, "-c", CTRL_C_AFTER_LINE, "consumer.py", "--topic", topic,
+                             "--group", group], capture_output=True, text=True, timeout=60, cwd=REPO,
+                            env=script_env(bootstrap, CTRL_C_AFTER='"id": 3'))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("Data Received")][-1].endswith('{"id": 3}'), result.stdout
+    assert lines[-1].startswith("Stopped by Ctrl-C. Offsets committed for group"), result.stdout
+    assert committed_offsets(bootstrap, group, topic) == {0: 3}, "the three records shown are committed"
