@@ -122,20 +122,17 @@ def count_and_check(args):
 
 
 def send_all(producer, args, deliveries, print_each):
-    with helpers.SendsFinishBeforeCtrlC() as ctrl_c:
-        for record, value in records(args):
-            key = record.get("name", record.get("id"))  # the same key always goes to the same partition
-            key = None if key is None else str(key).encode()
-            ctrl_c.sending = True  # a Ctrl-C now waits until send() returns: kafka-python must not stop halfway
+    for record, value in records(args):
+        key = record.get("name", record.get("id"))  # the same key always goes to the same partition
+        key = None if key is None else str(key).encode()
+        with helpers.ctrl_c_waits:  # a Ctrl-C waits until send() returns: kafka-python must not stop halfway
             future = deliveries.send(producer, args.topic, key, value)
-            ctrl_c.sending = False
-            ctrl_c.check()  # ...and takes effect here
-            if print_each:
-                deliveries.to_print.append((future, key, record))
-            elif deliveries.sent % 1000 == 0:
-                deliveries.count_answers()
-                if deliveries.progress.due():
-                    deliveries.progress.show(deliveries.progress_line())
+        if print_each:
+            deliveries.to_print.append((future, key, record))
+        elif deliveries.sent % 1000 == 0:
+            deliveries.count_answers()
+            if deliveries.progress.due():
+                deliveries.progress.show(deliveries.progress_line())
 
 
 class Deliveries:

@@ -67,10 +67,10 @@ def consume(consumer, news, args, committed):
                 for record in records:
                     if record.offset < shown.get(partition, 0):
                         continue  # printed before a rebalance stopped its commit, and the partition came back
-                    helpers.show_record(record, tally)
-                    shown[partition] = record.offset + 1  # what to commit if a Ctrl-C stops this batch midway
-            # Only now is the batch marked as read. Commit the position, not the last offset + 1: after a
-            # transaction the position has moved past its commit marker, which is not a record.
+                    with helpers.ctrl_c_waits:  # printed and noted, or neither: a Ctrl-C commits what was noted
+                        helpers.show_record(record, tally)
+                        shown[partition] = record.offset + 1
+            # Only now is the batch marked as read. Commit the position (past a commit marker), not the last offset + 1.
             reading = [tp for tp in consumer.assignment() if tp in shown or tp in committed]
             try:
                 if commit(consumer, {tp: consumer.position(tp) for tp in reading}, committed):

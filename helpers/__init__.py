@@ -38,9 +38,11 @@ from helpers.cli import (
 )
 from helpers.errors import describe_failure, fail, topic_missing, transactions_not_ready
 from helpers.output import (
+    CtrlCWaits,
     Progress,
     Tally,
     Terminated,
+    ctrl_c_waits,
     key_text,
     print_error,
     print_how_the_consumer_ended,
@@ -81,7 +83,6 @@ from helpers.transactions import (
 )
 from helpers.workarounds import (
     AssignmentNews,
-    SendsFinishBeforeCtrlC,
     close_producer,
     servers_to_bootstrap_from,
     subscribe,
@@ -89,10 +90,11 @@ from helpers.workarounds import (
 )
 
 __all__ = [
-    "ArgumentParser", "AssignmentNews", "Progress", "Tally", "UsageError", "bootstrap_servers", "close_producer",
+    "ArgumentParser", "AssignmentNews", "CtrlCWaits", "ctrl_c_waits", "Progress", "Tally", "UsageError",
+    "bootstrap_servers", "close_producer",
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_line", "json_object",
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",
-    "read_lines", "readable_once", "run", "SendsFinishBeforeCtrlC", "summary_line", "topic_missing", "topic_name",
+    "read_lines", "readable_once", "run", "summary_line", "topic_missing", "topic_name",
     "Terminated", "raise_terminated", "servers_to_bootstrap_from", "stopped_by", "subscribe", "wait_for_kafka",
     "print_error", "print_how_the_consumer_ended", "print_where_the_group_starts", "show_record",
     "abort_transaction", "commit_transaction", "end_after_ctrl_c", "end_after_error", "init_transactions",

@@ -136,6 +136,41 @@ def raise_terminated(signum, frame):
     raise Terminated
 
 
+class CtrlCWaits:
+    """`with helpers.ctrl_c_waits:` a Ctrl-C (or SIGTERM) that comes inside the block takes effect at its end.
+
+    For steps a Ctrl-C must not split, each with its reason:
+    - consumer.py prints a record, then notes it as printed: the Ctrl-C commits what was noted. Split, it
+      committed one record short and said "Offsets committed", and the next run showed that record again.
+    - bulk_producer.py's send(): kafka-python 3.0.12's Future.add_callback() and add_errback() take a lock and
+      release it without try/finally. A KeyboardInterrupt between the two leaves the lock held for good: the
+      I/O thread then blocks on it when the broker acknowledges that record, and every later record, and even
+      close(), waits forever.
+    Outside a block, a Ctrl-C interrupts at once, as usual. run() installs the handlers that honour it.
+    """
+
+    def __init__(self):
+        self.depth, self.pending = 0, None
+
+    def __enter__(self):
+        self.depth += 1
+
+    def __exit__(self, *exc_info):
+        self.depth -= 1
+        if self.depth == 0 and self.pending is not None:
+            stop, self.pending = self.pending, None
+            raise stop
+
+    def on_signal(self, signum, frame):
+        stop = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if self.depth == 0:
+            raise stop
+        self.pending = self.pending or stop
+
+
+ctrl_c_waits = CtrlCWaits()
+
+
 def stopped_by(interrupt):
     """'SIGTERM' or 'Ctrl-C': what the KeyboardInterrupt came from, for a line that says so."""
     return "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C"
@@ -148,8 +183,8 @@ def run(main, on_ctrl_c="Interrupted.", ctrl_c_status=130):
     script stops cleanly; on_ctrl_c then names SIGTERM instead of Ctrl-C. SIGINT is set too, because a shell
     ignores it for a script started in the background (&).
     """
-    signal.signal(signal.SIGTERM, raise_terminated)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, ctrl_c_waits.on_signal)
+    signal.signal(signal.SIGINT, ctrl_c_waits.on_signal)
     try:
         sys.exit(main())
     except UsageError as error:  # bad input found after parsing, e.g. a KAFKA_* variable

@@ -1,6 +1,5 @@
 """kafka-python 3.0.12 bugs the kit works around, each with its reason."""
 
-import signal
 import socket
 import threading
 import time
@@ -54,7 +53,7 @@ def close_producer(producer):
     kafka-python 3.0.12's idempotent producer raises from close() instead of dropping records the broker
     never acknowledged, and without a timeout it can wait forever for a broker that stays down. The
     fallback reaches into its private sender thread: there is no public way to abandon those records.
-    If even that thread does not answer (it can hang, see SendsFinishBeforeCtrlC), the records are left
+    If even that thread does not answer (it can hang, see helpers.CtrlCWaits), the records are left
     behind: the caller reports them as not acknowledged, and the process ends anyway.
     """
     try:
@@ -111,42 +110,6 @@ def wait_for_kafka(error, already_said, what_happens=CONSUMER_WAITS):
         print(KAFKA_AWAY + what_happens, flush=True)
     time.sleep(0.5)  # the failing call may return at once: no busy loop while the broker is down
     return True
-
-
-class SendsFinishBeforeCtrlC:
-    """Inside this block a Ctrl-C (or SIGTERM) waits until the send() in progress has returned.
-
-    kafka-python 3.0.12's Future.add_callback() and add_errback() take a lock and release it without
-    try/finally. A KeyboardInterrupt raised between the two leaves the lock held for good: the I/O
-    thread then blocks on it when the broker acknowledges that record, and every later record, and even
-    close(), waits forever. So while `sending` is True a Ctrl-C is only noted, and check() raises it once
-    the record is queued. Elsewhere (reading the input, say) it interrupts at once, as usual.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.sending = False
-        self.pressed = False
-        self.previous = {}
-
-    def __enter__(self):
-        for number in self.SIGNALS:
-            self.previous[number] = signal.signal(number, self.on_signal)
-        return self
-
-    def __exit__(self, *exc_info):
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-
-    def on_signal(self, number, frame):
-        if not self.sending:
-            raise KeyboardInterrupt
-        self.pressed = True
-
-    def check(self):
-        if self.pressed:
-            raise KeyboardInterrupt
 
 
 class AssignmentNews(ConsumerRebalanceListener):
