@@ -335,6 +335,8 @@ def assert_ten_shown_once_and_committed(consumer, code, stack, topic, group, deb
     debug_log: the consumer's --verbose log, whose commit lines a failure of the rerun check shows."""
     out = consumer.text
     assert_no_traceback(out)
+    if debug_log is not None:  # stderr went there: a thread that died prints "Exception in thread" and a traceback
+        assert "Exception in thread" not in debug_log.read_text(errors="replace"), out
     assert code == 0, out
     assert sorted(ids_in(consumer.lines)) == list(range(1, 11)), out
     assert consumer.lines[-1].startswith("Stopped by Ctrl-C. Offsets committed for group"), out
