@@ -21,7 +21,7 @@ PRODUCER_CONFIG = {
     "linger_ms": 20,  # wait up to 20 ms to fill a batch
     "max_block_ms": 5000,  # an unknown topic (or a silent broker) fails within 5 s per step
 }
-TRANSACTIONS_READY_SECONDS = 30
+TRANSACTIONS_READY_SECONDS = 25  # under kafka-python's 30 s request timeout: see helpers
 PROFESSIONS = ["Data Engineer", "Teacher", "Nurse", "Architect", "Chef", "Pilot", "Plumber", "Designer"]
 
 

@@ -42,14 +42,17 @@ def init_transactions(producer, seconds):
 
     The first transaction on a new broker creates the internal topic __transaction_state (50 partitions),
     which can take longer than max_block_ms. Calling init_transactions() again after its KafkaTimeoutError
-    keeps waiting for the same request, as kafka-python documents.
+    keeps waiting for the same request, as kafka-python documents. Keep `seconds` below request_timeout_ms
+    (30 s by default): once the request has waited that long, kafka-python 3.0.12 fails the producer for good
+    with "Could not execute transactional request for unknown reasons" instead of a timeout.
     """
     deadline = time.monotonic() + seconds
     while True:
         try:
             return producer.init_transactions()
         except KafkaTimeoutError:
-            if time.monotonic() >= deadline:
+            # Each call waits max_block_ms: make another one only if it ends by the deadline (give or take 0.5 s).
+            if time.monotonic() + producer.config["max_block_ms"] / 1000 > deadline + 0.5:
                 raise
 
 
