@@ -12,8 +12,8 @@ DEFAULT_TOPIC = "Users"
 
 # How long a script waits for a broker before it gives up (kafka-python's own default is 30 s).
 CONNECT_TIMEOUT_MS = 3500
-# The longest wait between two tries to reach a broker that went away. kafka-python doubles the wait after
-# each failed try up to 30 s by default, so a script could stay away half a minute after a broker restart.
+# The longest wait between two tries to reach a broker that went away (kafka-python varies it by up to 20%).
+# It doubles after each failed try, up to 30 s by default: a script could stay away half a minute after a restart.
 RECONNECT_BACKOFF_MAX_MS = 1000
 
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

@@ -146,7 +146,8 @@ class CtrlCWaits:
       release it without try/finally. A KeyboardInterrupt between the two leaves the lock held for good: the
       I/O thread then blocks on it when the broker acknowledges that record, and every later record, and even
       close(), waits forever.
-    Outside a block, a Ctrl-C interrupts at once, as usual. run() installs the handlers that honour it.
+    Outside a block, a Ctrl-C interrupts at once, as usual, and so does a second one inside a block (a print
+    into a full pipe, say `| less` paused, can wait for ever). Only under run(), which installs the handlers.
     """
 
     def __init__(self):
@@ -163,9 +164,9 @@ class CtrlCWaits:
 
     def on_signal(self, signum, frame):
         stop = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-        if self.depth == 0:
+        if self.depth == 0 or self.pending is not None:
             raise stop
-        self.pending = self.pending or stop
+        self.pending = stop
 
 
 ctrl_c_waits = CtrlCWaits()

@@ -119,8 +119,8 @@ def _read_exactly(sock, count):
 
 
 def _close(*sockets):
-    """shutdown() first: close() alone does not end a recv() another thread is blocked in, and the peer would
-    see the connection open until that thread woke up."""
+    """shutdown() first: close() alone does not end a recv() or accept() another thread is blocked in; the peer
+    would see the connection (or the port) open until that thread woke up."""
     for sock in sockets:
         try:
             sock.shutdown(socket.SHUT_RDWR)

@@ -73,14 +73,10 @@ def run_script(script, *args, bootstrap=None, env=None, timeout=120, input=None,
 class Background:
     """A script (or any command) running in the background, its output read line by line."""
 
-    def __init__(self, command, env, cwd=REPO, stderr_file=None):
-        """stderr_file: a path that takes stderr (a --verbose log, say) instead of the lines read here."""
-        self.command, self.stderr_file = command, stderr_file
-        stderr = subprocess.STDOUT if stderr_file is None else open(stderr_file, "w")  # noqa: SIM115
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
+    def __init__(self, command, env, cwd=REPO):
+        self.command = command
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         env=env, cwd=cwd, bufsize=1, errors="replace")
-        if stderr_file is not None:
-            stderr.close()  # the child has its own copy
         self.lines = []
         self._queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -154,9 +150,8 @@ class Background:
         return self.wait(10)
 
 
-def start_script(script, *args, bootstrap=None, env=None, stderr_file=None):
-    return Background([sys.executable, str(REPO / script), *map(str, args)], env or script_env(bootstrap),
-                      stderr_file=stderr_file)
+def start_script(script, *args, bootstrap=None, env=None):
+    return Background([sys.executable, str(REPO / script), *map(str, args)], env or script_env(bootstrap))
 
 
 # --------------------------------------------------------------------------

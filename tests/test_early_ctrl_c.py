@@ -51,3 +51,32 @@ def test_ctrl_c_while_importing_kafka_python_is_one_line(script, tmp_path):
         process.kill()
         process.wait()
     assert (process.returncode, out, err) == (130, "", "Interrupted (Ctrl-C).\n"), err
+
+
+CTRL_C_IN_A_BLOCK = """
+import os, signal, sys
+sys.path.insert(0, os.getcwd())
+import helpers
+
+def main():
+    with helpers.ctrl_c_waits:
+        for _ in range(int(sys.argv[1])):
+            os.kill(os.getpid(), signal.SIGINT)
+        print("the block ran to its end", flush=True)
+    print("after the block", flush=True)
+    return 0
+
+helpers.run(main, on_ctrl_c="Stopped by Ctrl-C.")
+"""
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_a_ctrl_c_inside_a_ctrl_c_waits_block_comes_at_its_end_and_a_second_one_at_once(presses):
+    """helpers.ctrl_c_waits holds one Ctrl-C back to the end of the block (consumer.py prints a record and notes
+    it in one); a second one stops the script at once, as a learner pressing again expects."""
+    result = subprocess.run([sys.executable, "-c", CTRL_C_IN_A_BLOCK, str(presses)], capture_output=True,
+                            text=True, timeout=30, cwd=REPO, env=script_env(None))
+    assert result.returncode == 130, result
+    assert result.stderr.strip().splitlines()[-1] == "Stopped by Ctrl-C.", result.stderr
+    expected = ["the block ran to its end"] if presses == 1 else []
+    assert result.stdout.splitlines() == expected, result.stdout
