@@ -227,12 +227,8 @@ def test_consumer_killed_and_restarted_loses_nothing_and_repeats_at_most_one_bat
 @pytest.mark.slow
 def test_consumer_keeps_running_through_a_broker_restart(fault_stack):
     stack = fault_stack
-    topic, group = create_topic(stack.bootstrap, unique_name("restart-consume")), unique_name("through")
-    # PYTHONFAULTHANDLER: rehearsal run 18 saw this consumer silent for 60 s after "partitions [0] revoked".
-    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
-                            env=script_env(stack.bootstrap, PYTHONFAULTHANDLER="1"))
+    consumer, topic, group = consumer_with_its_partition(stack, "restart-consume", stack.bootstrap)
     try:
-        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
         consumer.wait_for(r"^Data Received", timeout=30, count=5)
         started = time.monotonic()
@@ -263,17 +259,14 @@ OUTAGE_SECONDS = 16
 
 @pytest.mark.slow
 def test_consumer_is_back_within_seconds_of_a_long_outage(fault_stack):
-    """For 16 s no connection reaches the broker (the proxy turns them all away), longer than the consumer's
-    session. kafka-python doubles its wait between two tries to reach a broker, up to 30 s by default (20% more
-    or less at random), so after such an outage its next try can be many seconds away. Consumers silent for a
-    whole minute after a broker restart on the busy machine (rehearsal runs 18 and 22) may have been that wait.
-    kafka_settings caps it at 1 s."""
+    """For 16 s no connection reaches the broker (the proxy closes its port: a connect is refused, as by a
+    stopped broker), longer than the consumer's session. kafka-python doubles its wait between two tries to reach
+    a broker, up to 30 s by default (20% more or less at random), so after such an outage its next try can be many
+    seconds away. Consumers silent for a whole minute after a broker restart on the busy machine (rehearsal runs 18
+    and 22) may have been that wait. kafka_settings caps it at about 1 s."""
     stack, proxy = fault_stack, fault_stack.proxy
-    topic, group = create_topic(stack.bootstrap, unique_name("outage")), unique_name("outage")
-    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
-                            env=script_env(stack.proxy_bootstrap, PYTHONFAULTHANDLER="1"))
+    consumer, topic, group = consumer_with_its_partition(stack, "outage", stack.proxy_bootstrap)
     try:
-        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
         consumer.wait_for(r"^Data Received", timeout=30, count=5)
         proxy.refuse()
@@ -292,6 +285,21 @@ def test_consumer_is_back_within_seconds_of_a_long_outage(fault_stack):
     assert back_after < 5, f"the new records were printed {back_after:.1f} s after the broker was reachable again"
     figures(f"consumer after a {OUTAGE_SECONDS} s outage: printed the 5 records written meanwhile {back_after:.1f} s "
             f"after the broker was reachable again; lost 0, duplicates 0")
+
+
+def consumer_with_its_partition(stack, name, bootstrap):
+    """consumer.py reading a new topic in a new group through `bootstrap`, once it has its partition:
+    (consumer, topic, group). PYTHONFAULTHANDLER lets wait_or_show_stacks make a silent one print its threads
+    (rehearsal run 18 saw one silent for 60 s after "partitions [0] revoked")."""
+    topic, group = create_topic(stack.bootstrap, unique_name(name)), unique_name(name)
+    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
+                            env=script_env(bootstrap, PYTHONFAULTHANDLER="1"))
+    try:
+        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
+    except BaseException:
+        consumer.kill()
+        raise
+    return consumer, topic, group
 
 
 def wait_or_show_stacks(process, pattern, timeout, count=1, stack=None, group=None):
@@ -344,11 +352,8 @@ def test_a_commit_that_meets_the_broker_gone_is_made_once_it_is_back(fault_stack
     then raised KafkaConnectionError out of commit(), and consumer.py ended with 'cannot reach Kafka' (a full run,
     2026-12-07, in the restart test above). The proxy holds the commit back until the broker is down."""
     stack, proxy = fault_stack, fault_stack.proxy
-    topic, group = create_topic(stack.bootstrap, unique_name("commit-gone")), unique_name("commit-gone")
-    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
-                            env=script_env(stack.proxy_bootstrap, PYTHONFAULTHANDLER="1"))
+    consumer, topic, group = consumer_with_its_partition(stack, "commit-gone", stack.proxy_bootstrap)
     try:
-        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
         proxy.hold(OFFSET_COMMIT)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
         assert proxy.held.wait(30), consumer.text  # the commit of the first batch shown is on its way
@@ -374,12 +379,9 @@ def test_a_consumer_dropped_from_its_group_rejoins_and_shows_each_record_once(fa
     REBALANCE_IN_PROGRESS', exit 1, in a CI run after a broker restart), or with CommitFailedError, after which
     it showed the batch a second time. The proxy drops only this consumer's commits and heartbeats."""
     stack, proxy = fault_stack, fault_stack.proxy
-    topic, group = create_topic(stack.bootstrap, unique_name("dropped")), unique_name("dropped")
-    consumer = start_script("consumer.py", "--topic", topic, "--group", group,
-                            env=script_env(stack.proxy_bootstrap, PYTHONFAULTHANDLER="1"))
+    consumer, topic, group = consumer_with_its_partition(stack, "dropped", stack.proxy_bootstrap)
     admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap)
     try:
-        consumer.wait_for(r"assigned partitions \[0\]", timeout=30)
         proxy.drop(OFFSET_COMMIT, HEARTBEAT)
         produce_raw(stack.bootstrap, topic, [json.dumps({"id": i}).encode() for i in range(1, 6)])
         consumer.wait_for(r"^Data Received", timeout=30)  # shown, and its commit does not arrive
