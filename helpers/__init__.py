@@ -38,7 +38,6 @@ from helpers.cli import (
 )
 from helpers.errors import describe_failure, fail, topic_missing, transactions_not_ready
 from helpers.output import (
-    CtrlCWaits,
     Progress,
     Tally,
     Terminated,
@@ -90,7 +89,7 @@ from helpers.workarounds import (
 )
 
 __all__ = [
-    "ArgumentParser", "AssignmentNews", "CtrlCWaits", "ctrl_c_waits", "Progress", "Tally", "UsageError",
+    "ArgumentParser", "AssignmentNews", "ctrl_c_waits", "Progress", "Tally", "UsageError",
     "bootstrap_servers", "close_producer",
     "compact_json", "configure_logging", "decode_json_object", "describe_failure", "fail", "json_line", "json_object",
     "json_record", "key_text", "port_number", "positive_int", "positive_seconds", "print_line", "raw_preview",

@@ -53,7 +53,7 @@ def close_producer(producer):
     kafka-python 3.0.12's idempotent producer raises from close() instead of dropping records the broker
     never acknowledged, and without a timeout it can wait forever for a broker that stays down. The
     fallback reaches into its private sender thread: there is no public way to abandon those records.
-    If even that thread does not answer (it can hang, see helpers.CtrlCWaits), the records are left
+    If even that thread does not answer (it can hang, see helpers.ctrl_c_waits), the records are left
     behind: the caller reports them as not acknowledged, and the process ends anyway.
     """
     try:
